@@ -1,0 +1,298 @@
+"""The multilayer perceptron that every swarmreg trainer trains.
+
+Parameters live in one flat float vector ``theta``, layer by layer: for each
+layer the weight matrix ``W`` of shape ``(fan_in, fan_out)`` flattened in C
+order, then its bias ``b`` of shape ``(fan_out,)``.  A stack of parameter
+vectors ``thetas`` of shape ``(P, n_params)`` (a particle swarm) is evaluated in
+one vectorized computation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import expit
+
+__all__ = ["MLP", "HIDDEN_ACTIVATIONS", "OUTPUT_ACTIVATIONS"]
+
+HIDDEN_ACTIVATIONS = ("tanh", "sigmoid", "relu", "identity")
+OUTPUT_ACTIVATIONS = ("identity", "softmax", "sigmoid")
+
+
+def activate(name: str, z: np.ndarray) -> np.ndarray:
+    """Apply a hidden activation to ``z`` in place and return it."""
+    if name == "tanh":
+        np.tanh(z, out=z)
+    elif name == "sigmoid":
+        expit(z, out=z)
+    elif name == "relu":
+        np.maximum(z, 0.0, out=z)
+    return z
+
+
+def activation_derivative(name: str, a: np.ndarray, delta: np.ndarray) -> np.ndarray:
+    """Multiply ``delta`` in place by the activation's derivative, written
+    through its output ``a`` (tanh' = 1 - a², sigmoid' = a(1 - a), relu' = [a > 0])."""
+    if name == "tanh":
+        delta *= 1.0 - a * a
+    elif name == "sigmoid":
+        delta *= a * (1.0 - a)
+    elif name == "relu":
+        delta *= a > 0
+    return delta
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    """Softmax over the last axis, stable for any finite logits."""
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    e /= e.sum(axis=-1, keepdims=True)
+    return e
+
+
+@dataclass(frozen=True)
+class _Layer:
+    w_start: int
+    w_stop: int
+    b_stop: int
+    fan_in: int
+    fan_out: int
+
+
+class MLP:
+    """A fully connected feed-forward network on a flat parameter vector.
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        Layer widths, input first, e.g. ``(4, 20, 3)``.  ``(d, 1)`` is a linear
+        model with no hidden layer.
+    hidden : {"tanh", "sigmoid", "relu", "identity"}
+        Activation of every hidden layer.
+    output : {"identity", "softmax", "sigmoid"}
+        Activation of the output layer.
+
+    Attributes
+    ----------
+    n_params : int
+        Length of ``theta``.
+    weight_mask : ndarray of bool, shape (n_params,)
+        True on weights, False on biases.
+    """
+
+    def __init__(self, sizes, hidden: str = "tanh", output: str = "identity"):
+        try:
+            sizes = tuple(int(s) for s in sizes)
+        except (TypeError, ValueError):
+            raise ValueError(f"sizes must be a sequence of positive integers, got {sizes!r}") from None
+        if len(sizes) < 2:
+            raise ValueError(f"sizes needs at least an input and an output width, got {sizes!r}")
+        if any(s < 1 for s in sizes):
+            raise ValueError(f"sizes must all be >= 1, got {sizes!r}")
+        if hidden not in HIDDEN_ACTIVATIONS:
+            raise ValueError(f"hidden={hidden!r} is not an activation; valid: {', '.join(HIDDEN_ACTIVATIONS)}")
+        if output not in OUTPUT_ACTIVATIONS:
+            raise ValueError(f"output={output!r} is not an output activation; valid: {', '.join(OUTPUT_ACTIVATIONS)}")
+        if output == "softmax" and sizes[-1] < 2:
+            raise ValueError("output='softmax' needs an output width of at least 2")
+        self.sizes = sizes
+        self.hidden = hidden
+        self.output = output
+        layers, start = [], 0
+        for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+            w_stop = start + fan_in * fan_out
+            layers.append(_Layer(start, w_stop, w_stop + fan_out, fan_in, fan_out))
+            start = w_stop + fan_out
+        self._layers = tuple(layers)
+        self.n_params = start
+        mask = np.zeros(start, dtype=bool)
+        for layer in layers:
+            mask[layer.w_start:layer.w_stop] = True
+        mask.setflags(write=False)
+        self.weight_mask = mask
+
+    def __repr__(self) -> str:
+        return f"MLP(sizes={self.sizes}, hidden={self.hidden!r}, output={self.output!r})"
+
+    @property
+    def n_inputs(self) -> int:
+        return self.sizes[0]
+
+    @property
+    def n_outputs(self) -> int:
+        return self.sizes[-1]
+
+    # ------------------------------------------------------------------ layout
+    def check_theta(self, theta, name: str = "theta") -> np.ndarray:
+        """Return ``theta`` as a float array of shape (n_params,) or (P, n_params)."""
+        theta = np.asarray(theta)
+        if theta.dtype.kind not in "fiu":
+            raise ValueError(f"{name} must be numeric, got dtype {theta.dtype}")
+        if theta.ndim not in (1, 2) or theta.shape[-1] != self.n_params:
+            raise ValueError(
+                f"{name} must have shape ({self.n_params},) or (P, {self.n_params}) for {self!r}, got {theta.shape}"
+            )
+        if theta.dtype.kind != "f":
+            theta = theta.astype(np.float64)
+        return theta
+
+    def unpack(self, theta):
+        """Split ``theta`` into per-layer views.
+
+        Parameters
+        ----------
+        theta : ndarray, shape (n_params,) or (P, n_params)
+
+        Returns
+        -------
+        list of (W, b)
+            Views into ``theta``: ``W`` of shape (fan_in, fan_out) and ``b`` of
+            shape (fan_out,), with a leading ``P`` axis for a stack.
+        """
+        theta = self.check_theta(theta)
+        lead = theta.shape[:-1]
+        return [
+            (
+                theta[..., l.w_start:l.w_stop].reshape(lead + (l.fan_in, l.fan_out)),
+                theta[..., l.w_stop:l.b_stop],
+            )
+            for l in self._layers
+        ]
+
+    def pack(self, layers) -> np.ndarray:
+        """Inverse of :meth:`unpack`: a list of (W, b) pairs to ``theta`` (n_params,)."""
+        layers = list(layers)
+        if len(layers) != len(self._layers):
+            raise ValueError(f"layers must hold {len(self._layers)} (W, b) pairs, got {len(layers)}")
+        theta = np.empty(self.n_params)
+        for i, (l, (W, b)) in enumerate(zip(self._layers, layers)):
+            W, b = np.asarray(W, dtype=float), np.asarray(b, dtype=float)
+            if W.shape != (l.fan_in, l.fan_out) or b.shape != (l.fan_out,):
+                raise ValueError(
+                    f"layer {i}: expected W {(l.fan_in, l.fan_out)} and b {(l.fan_out,)}, got {W.shape} and {b.shape}"
+                )
+            theta[l.w_start:l.w_stop] = W.ravel()
+            theta[l.w_stop:l.b_stop] = b
+        return theta
+
+    def init(self, seed=None) -> np.ndarray:
+        """Glorot-uniform weights, U(±sqrt(6 / (fan_in + fan_out))), and zero biases.
+
+        Parameters
+        ----------
+        seed : None, int or numpy.random.Generator
+        """
+        rng = np.random.default_rng(seed)
+        theta = np.zeros(self.n_params)
+        for l in self._layers:
+            limit = np.sqrt(6.0 / (l.fan_in + l.fan_out))
+            theta[l.w_start:l.w_stop] = rng.uniform(-limit, limit, l.w_stop - l.w_start)
+        return theta
+
+    # ----------------------------------------------------------------- compute
+    def check_X(self, X, name: str = "X") -> np.ndarray:
+        """Return ``X`` as a finite float array of shape (n, n_inputs)."""
+        X = np.asarray(X)
+        if X.ndim != 2:
+            raise ValueError(f"{name} must be 2-D (n_samples, {self.n_inputs}), got shape {X.shape}")
+        if X.dtype.kind not in "fiub":
+            raise ValueError(f"{name} must be numeric, got dtype {X.dtype}")
+        if X.shape[1] != self.n_inputs:
+            raise ValueError(f"{name} has {X.shape[1]} columns but the model has {self.n_inputs} inputs")
+        if X.dtype.kind != "f":
+            X = X.astype(np.float64)
+        check_finite(X, name)
+        return X
+
+    def logits(self, theta, X) -> np.ndarray:
+        """Outputs before the output activation.
+
+        Parameters
+        ----------
+        theta : ndarray, shape (n_params,) or (P, n_params)
+        X : ndarray, shape (n, n_inputs)
+
+        Returns
+        -------
+        ndarray, shape (n, n_outputs) or (P, n, n_outputs)
+        """
+        theta = self.check_theta(theta)
+        X = self.check_X(X)
+        return self._logits(theta, X)
+
+    def _logits(self, theta: np.ndarray, X: np.ndarray) -> np.ndarray:
+        """Unchecked forward pass to the logits (see :meth:`logits`)."""
+        layers = self.unpack(theta)
+        if theta.ndim == 1:
+            a = X
+            for i, (W, b) in enumerate(layers):
+                z = a @ W
+                z += b
+                a = z if i == len(layers) - 1 else activate(self.hidden, z)
+            return a
+        # A stack: the first layer of every particle is one matrix product,
+        # X (n, d) @ [W_1 | W_2 | ... | W_P] (d, P*h), kept as (n, P, h); the
+        # later layers are batched products over the strided (P, n, h) view.
+        P, n = theta.shape[0], X.shape[0]
+        W, b = layers[0]
+        h = W.shape[-1]
+        z = X @ np.ascontiguousarray(W.transpose(1, 0, 2)).reshape(X.shape[1], P * h)
+        z = z.reshape(n, P, h)
+        z += b
+        a = z.transpose(1, 0, 2)
+        for W, b in layers[1:]:
+            a = activate(self.hidden, a)
+            a = np.matmul(a, W)
+            a += b[:, None, :]
+        return a
+
+    def output_activation(self, z: np.ndarray) -> np.ndarray:
+        """Map logits to outputs (probabilities for softmax/sigmoid)."""
+        if self.output == "softmax":
+            return softmax(z)
+        if self.output == "sigmoid":
+            return expit(z)
+        return z
+
+    def forward(self, theta, X) -> np.ndarray:
+        """Network outputs after the output activation.
+
+        Parameters
+        ----------
+        theta : ndarray, shape (n_params,) or (P, n_params)
+        X : ndarray, shape (n, n_inputs)
+
+        Returns
+        -------
+        ndarray, shape (n, n_outputs) or (P, n, n_outputs)
+        """
+        return self.output_activation(self.logits(theta, X))
+
+    def predict(self, theta, X) -> np.ndarray:
+        """Class labels for softmax (argmax) and sigmoid (p > 0.5) outputs,
+        values for identity outputs.
+
+        Returns
+        -------
+        ndarray
+            softmax: int labels (n,) or (P, n); sigmoid: int labels (n, n_outputs),
+            squeezed to (n,) for one output; identity: (n, n_outputs).
+        """
+        z = self.logits(theta, X)
+        if self.output == "softmax":
+            return z.argmax(axis=-1)
+        if self.output == "sigmoid":
+            labels = (z > 0).astype(np.int64)
+            return labels[..., 0] if self.n_outputs == 1 else labels
+        return z
+
+
+def check_finite(a: np.ndarray, name: str) -> None:
+    """Raise ValueError naming ``name``, the count and the first position of
+    NaN/inf entries in ``a``."""
+    if a.dtype.kind == "f":
+        bad = ~np.isfinite(a)
+        if bad.any():
+            first = tuple(int(i) for i in np.argwhere(bad)[0])
+            where = first[0] if len(first) == 1 else first
+            raise ValueError(f"{name} holds {int(bad.sum())} NaN/inf value(s); the first at index {where}")

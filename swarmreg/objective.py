@@ -1,0 +1,429 @@
+"""Penalties and the regularized error E(theta) = D(theta) + R(w).
+
+D is the data loss, a MEAN over samples; R is the penalty on the weights
+(biases are left out unless ``regularize_bias=True``).  Both trainers, and the
+reference optimizer, minimize the same :class:`RegularizedError`: backprop
+through :meth:`RegularizedError.value_and_grad`, the swarm through
+:meth:`RegularizedError.batch`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import expit
+
+from .model import MLP, activate, activation_derivative, check_finite, softmax
+
+__all__ = ["L2", "L1", "ElasticNet", "RegularizedError", "LOSSES", "make_penalty"]
+
+LOSSES = ("mse", "cross_entropy", "binary_cross_entropy")
+_DEFAULT_LOSS = {"identity": "mse", "softmax": "cross_entropy", "sigmoid": "binary_cross_entropy"}
+
+
+def _check_strength(name: str, value) -> float:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number, got {value!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be finite and >= 0, got {value!r}")
+    return value
+
+
+def soft_threshold(w: np.ndarray, t: float) -> np.ndarray:
+    """sign(w) * max(|w| - t, 0): the proximal operator of t * Σ|w|."""
+    return np.sign(w) * np.maximum(np.abs(w) - t, 0.0)
+
+
+@dataclass(frozen=True)
+class ElasticNet:
+    """R(w) = l1·Σ|w| + (l2/2)·Σw².
+
+    Every penalty is an ElasticNet in disguise; :class:`L1` and :class:`L2`
+    only fix one part at zero.  ``value`` and ``grad`` work on the last axis,
+    so a stack of weight vectors (P, m) gives P values.
+    """
+
+    l1: float = 0.0
+    l2: float = 0.0
+
+    def __post_init__(self):
+        object.__setattr__(self, "l1", _check_strength("l1", self.l1))
+        object.__setattr__(self, "l2", _check_strength("l2", self.l2))
+
+    def value(self, w) -> np.ndarray | float:
+        """R(w); w of shape (m,) gives a float, (P, m) gives (P,)."""
+        w = np.asarray(w, dtype=float)
+        r = np.zeros(w.shape[:-1])
+        if self.l1:
+            r = r + self.l1 * np.abs(w).sum(axis=-1)
+        if self.l2:
+            r = r + 0.5 * self.l2 * np.einsum("...i,...i->...", w, w)
+        return float(r) if w.ndim == 1 else r
+
+    def grad(self, w) -> np.ndarray:
+        """(Sub)gradient l1·sign(w) + l2·w, with sign(0) = 0."""
+        w = np.asarray(w, dtype=float)
+        g = self.l2 * w
+        if self.l1:
+            g += self.l1 * np.sign(w)
+        return g
+
+    def prox(self, w, step: float) -> np.ndarray:
+        """argmin_u ½‖u − w‖² + step·R(u): soft-threshold by step·l1, then
+        shrink by 1 / (1 + step·l2)."""
+        w = np.asarray(w, dtype=float)
+        u = soft_threshold(w, step * self.l1) if self.l1 else w.copy()
+        if self.l2:
+            u /= 1.0 + step * self.l2
+        return u
+
+    @property
+    def kind(self) -> str:
+        return "elastic"
+
+    @property
+    def lam(self) -> float:
+        """The total strength l1 + l2 (the single λ of L1 and L2)."""
+        return self.l1 + self.l2
+
+
+@dataclass(frozen=True, init=False)
+class L2(ElasticNet):
+    """R(w) = (lam/2)·Σw², gradient lam·w, prox w / (1 + step·lam)."""
+
+    def __init__(self, lam: float):
+        super().__init__(l1=0.0, l2=lam)
+
+    def __repr__(self) -> str:
+        return f"L2(lam={self.l2!r})"
+
+    @property
+    def kind(self) -> str:
+        return "l2"
+
+
+@dataclass(frozen=True, init=False)
+class L1(ElasticNet):
+    """R(w) = lam·Σ|w|, subgradient lam·sign(w), prox = soft-thresholding."""
+
+    def __init__(self, lam: float):
+        super().__init__(l1=lam, l2=0.0)
+
+    def __repr__(self) -> str:
+        return f"L1(lam={self.l1!r})"
+
+    @property
+    def kind(self) -> str:
+        return "l1"
+
+
+def make_penalty(kind: str | None, lam: float = 0.0, l1_ratio: float = 0.5) -> ElasticNet | None:
+    """Build a penalty by name: "l2", "l1", "elastic" (λ split by ``l1_ratio``) or None."""
+    if kind is None or kind == "none":
+        return None
+    if kind == "l2":
+        return L2(lam)
+    if kind == "l1":
+        return L1(lam)
+    if kind == "elastic":
+        lam = _check_strength("lam", lam)
+        if not 0.0 <= l1_ratio <= 1.0:
+            raise ValueError(f"l1_ratio must lie in [0, 1], got {l1_ratio!r}")
+        return ElasticNet(l1=lam * l1_ratio, l2=lam * (1.0 - l1_ratio))
+    raise ValueError(f"penalty={kind!r} is not a penalty; valid: l2, l1, elastic, none")
+
+
+class RegularizedError:
+    """E(theta) = D(theta) + R(weights): the error both trainers minimize.
+
+    Parameters
+    ----------
+    model : MLP
+    X : array_like, shape (n, n_inputs)
+    y : array_like
+        "mse": targets (n,) for one output or (n, n_outputs);
+        "cross_entropy": integer labels 0..k-1, shape (n,);
+        "binary_cross_entropy": targets in [0, 1], (n,) for one output or (n, n_outputs).
+    loss : {"mse", "cross_entropy", "binary_cross_entropy"}, optional
+        Default follows the model's output: identity → mse, softmax →
+        cross_entropy, sigmoid → binary_cross_entropy.
+        mse = mean over all n·k entries of (ŷ − y)² (no ½), on the outputs after
+        the output activation; cross_entropy = mean of −log p(true class), from
+        the logits by log-sum-exp; binary_cross_entropy = mean over all n·k
+        entries of −[y log p + (1 − y) log(1 − p)], from the logits.
+    penalty : L2, L1, ElasticNet or None
+    regularize_bias : bool
+        Penalize biases too (off by default: decay leaves biases alone).
+    dtype : numpy float dtype
+        Precision of the forward evaluation (float64 or float32).
+    max_memory : int
+        Bytes of temporary memory :meth:`batch` may use per chunk.
+    """
+
+    def __init__(self, model: MLP, X, y, loss: str | None = None, penalty=None,
+                 regularize_bias: bool = False, dtype=np.float64, max_memory: int = 64 * 2**20):
+        if not isinstance(model, MLP):
+            raise ValueError(f"model must be an MLP, got {type(model).__name__}")
+        if loss is None:
+            loss = _DEFAULT_LOSS[model.output]
+        if loss not in LOSSES:
+            raise ValueError(f"loss={loss!r} is not a loss; valid: {', '.join(LOSSES)}")
+        if loss == "cross_entropy" and model.output != "softmax":
+            raise ValueError(f"loss='cross_entropy' needs output='softmax', the model has output={model.output!r}")
+        if loss == "binary_cross_entropy" and model.output != "sigmoid":
+            raise ValueError(
+                f"loss='binary_cross_entropy' needs output='sigmoid', the model has output={model.output!r}"
+            )
+        if penalty is not None and not isinstance(penalty, ElasticNet):
+            raise ValueError(f"penalty must be L2, L1, ElasticNet or None, got {penalty!r}")
+        dtype = np.dtype(dtype)
+        if dtype not in (np.float64, np.float32):
+            raise ValueError(f"dtype must be float64 or float32, got {dtype}")
+        if int(max_memory) < 2**16:
+            raise ValueError(f"max_memory must be at least 65536 bytes, got {max_memory!r}")
+        X = model.check_X(X)
+        y = np.asarray(y)
+        if y.dtype.kind not in "fiub":
+            raise ValueError(f"y must be numeric, got dtype {y.dtype}")
+        if y.ndim not in (1, 2):
+            raise ValueError(f"y must be 1-D or 2-D, got shape {y.shape}")
+        if y.shape[0] != X.shape[0]:
+            raise ValueError(f"X has {X.shape[0]} rows but y has {y.shape[0]}")
+        if X.shape[0] == 0:
+            raise ValueError("X has no rows")
+        if y.dtype.kind == "f":
+            check_finite(y, "y")
+        k = model.n_outputs
+        if loss == "cross_entropy":
+            if y.ndim != 1:
+                raise ValueError(f"y for cross_entropy must be 1-D integer labels, got shape {y.shape}")
+            if y.dtype.kind == "f" and not np.all(y == np.round(y)):
+                first = int(np.flatnonzero(y != np.round(y))[0])
+                raise ValueError(f"y for cross_entropy must be integer labels; y[{first}] = {y[first]!r}")
+            bad = (y < 0) | (y > k - 1)
+            if bad.any():
+                first = int(np.flatnonzero(bad)[0])
+                raise ValueError(
+                    f"y labels must lie in 0..{k - 1} for {k} outputs; {int(bad.sum())} do not, "
+                    f"the first y[{first}] = {y[first]!r}"
+                )
+            target = y.astype(np.intp)
+        else:
+            if y.ndim == 1:
+                y = y[:, None]
+            if y.shape[1] != k:
+                raise ValueError(f"y has width {y.shape[1]} but the model has {k} outputs")
+            if loss == "binary_cross_entropy":
+                bad = (y < 0) | (y > 1)
+                if bad.any():
+                    first = tuple(int(i) for i in np.argwhere(bad)[0])
+                    raise ValueError(f"y for binary_cross_entropy must lie in [0, 1]; y{list(first)} = {y[first]!r}")
+            target = y.astype(dtype)
+        self.model = model
+        self.loss = loss
+        self.penalty = penalty
+        self.regularize_bias = bool(regularize_bias)
+        self.dtype = dtype
+        self.max_memory = int(max_memory)
+        self.X = X.astype(dtype, copy=False)
+        self.target = target
+        self.n_samples = X.shape[0]
+        self.n_params = model.n_params
+        self.penalty_mask = np.ones(model.n_params, bool) if self.regularize_bias else model.weight_mask
+        # Penalized parameters as contiguous slices: faster than a boolean mask.
+        if self.regularize_bias:
+            self._pen_slices = (slice(0, model.n_params),)
+        else:
+            self._pen_slices = tuple(slice(l.w_start, l.w_stop) for l in model._layers)
+        self._onehot = None
+        if loss == "cross_entropy":
+            self._onehot = np.zeros((self.n_samples, k), dtype)
+            self._onehot[np.arange(self.n_samples), target] = 1.0
+
+    def __repr__(self) -> str:
+        return (f"RegularizedError({self.model!r}, n_samples={self.n_samples}, loss={self.loss!r}, "
+                f"penalty={self.penalty!r}, regularize_bias={self.regularize_bias})")
+
+    # --------------------------------------------------------------- pieces
+    def _per_sample_norm(self) -> int:
+        """Entries D averages over per sample: k for mse/bce, 1 for cross-entropy."""
+        return 1 if self.loss == "cross_entropy" else self.model.n_outputs
+
+    def _loss_sum(self, z: np.ndarray, target: np.ndarray) -> np.ndarray:
+        """Sum of the per-entry loss over the last two axes of logits z (..., m, k)."""
+        if self.loss == "mse":
+            r = self.model.output_activation(z) - target
+            return np.einsum("...ij,...ij->...", r, r)
+        if self.loss == "cross_entropy":
+            zmax = z.max(axis=-1, keepdims=True)
+            lse = np.log(np.exp(z - zmax).sum(axis=-1)) + zmax[..., 0]
+            picked = np.take_along_axis(z, np.broadcast_to(target[:, None], z.shape[:-1] + (1,)), axis=-1)[..., 0]
+            return (lse - picked).sum(axis=-1)
+        # binary cross-entropy from the logit: softplus(z) − y·z
+        loss = np.maximum(z, 0.0) - target * z + np.log1p(np.exp(-np.abs(z)))
+        return loss.sum(axis=(-2, -1))
+
+    def _loss_grad(self, z: np.ndarray, target: np.ndarray, rows) -> np.ndarray:
+        """dD/dz for logits z (m, k) of the samples ``rows`` (D a mean over them)."""
+        m = z.shape[0]
+        scale = 1.0 / (m * self._per_sample_norm())
+        if self.loss == "cross_entropy":
+            g = softmax(z)
+            g -= self._onehot if rows is None else self._onehot[rows]
+        elif self.loss == "binary_cross_entropy":
+            g = expit(z)
+            g -= target
+        else:
+            out = self.model.output_activation(z)
+            g = 2.0 * (out - target)
+            if self.model.output == "sigmoid":
+                g *= out * (1.0 - out)
+            elif self.model.output == "softmax":
+                g = out * (g - np.einsum("ij,ij->i", g, out)[:, None])
+        g *= scale
+        return g
+
+    def penalty_value(self, theta) -> np.ndarray | float:
+        """R at theta (n_params,) → float, or at a stack (P, n_params) → (P,)."""
+        if self.penalty is None:
+            return 0.0 if np.ndim(theta) == 1 else np.zeros(np.shape(theta)[0])
+        r = sum(self.penalty.value(theta[..., s]) for s in self._pen_slices)
+        return float(r) if np.ndim(theta) == 1 else np.asarray(r, dtype=float)
+
+    def weight_sq_norm(self, theta) -> float:
+        """Σw² over the weights (never the biases)."""
+        theta = np.asarray(theta)
+        w = theta[..., self.model.weight_mask]
+        return np.einsum("...i,...i->...", w, w)
+
+    # ------------------------------------------------------------- public API
+    def data_loss(self, theta) -> float:
+        """D(theta) on all samples."""
+        theta = self.model.check_theta(theta)
+        if theta.ndim != 1:
+            raise ValueError(f"theta must have shape ({self.n_params},), got {theta.shape}; use batch() for a stack")
+        z = self.model._logits(theta.astype(self.dtype, copy=False), self.X)
+        return float(self._loss_sum(z, self.target)) / (self.n_samples * self._per_sample_norm())
+
+    def parts(self, theta) -> dict:
+        """{"data": D, "penalty": R, "total": E} at theta (n_params,)."""
+        d = self.data_loss(theta)
+        r = self.penalty_value(np.asarray(theta, dtype=float))
+        return {"data": d, "penalty": r, "total": d + r}
+
+    def __call__(self, theta) -> float:
+        """E(theta) for one parameter vector (n_params,)."""
+        return self.parts(theta)["total"]
+
+    def _chunks(self, P: int):
+        """Particle and sample chunk lengths that keep temporaries near max_memory."""
+        widths = sum(self.model.sizes[1:]) + 2 * self.model.n_outputs
+        per_cell = 2 * widths * self.dtype.itemsize  # one (particle, sample) pair
+        cells = max(1, self.max_memory // per_cell)
+        n = self.n_samples
+        if P * n <= cells:
+            return P, n
+        sample_chunk = min(n, max(1024, cells // P))
+        particle_chunk = max(1, min(P, cells // sample_chunk))
+        return particle_chunk, sample_chunk
+
+    def batch_data_loss(self, thetas) -> np.ndarray:
+        """D for every row of thetas (P, n_params) → (P,), chunked in memory."""
+        thetas = self.model.check_theta(thetas, "thetas")
+        if thetas.ndim != 2:
+            raise ValueError(f"thetas must have shape (P, {self.n_params}), got {thetas.shape}")
+        thetas = thetas.astype(self.dtype, copy=False)
+        P, n = thetas.shape[0], self.n_samples
+        pc, sc = self._chunks(P)
+        out = np.zeros(P)
+        for p0 in range(0, P, pc):
+            block = thetas[p0:p0 + pc]
+            for s0 in range(0, n, sc):
+                z = self.model._logits(block, self.X[s0:s0 + sc])
+                out[p0:p0 + pc] += self._loss_sum(z, self.target[s0:s0 + sc])
+        out /= n * self._per_sample_norm()
+        return out
+
+    def batch(self, thetas) -> np.ndarray:
+        """E for every row of a stack.
+
+        Parameters
+        ----------
+        thetas : ndarray, shape (P, n_params)
+
+        Returns
+        -------
+        ndarray, shape (P,)
+        """
+        d = self.batch_data_loss(thetas)
+        return d + self.penalty_value(np.asarray(thetas, dtype=float))
+
+    def data_value_and_grad(self, theta, rows=None):
+        """D and its gradient by back-propagation.
+
+        Parameters
+        ----------
+        theta : ndarray, shape (n_params,)
+        rows : None or index array
+            Sample indices of a minibatch; D is then the mean over those rows.
+
+        Returns
+        -------
+        (float, ndarray of shape (n_params,))
+        """
+        theta = np.asarray(theta, dtype=float)
+        if theta.shape != (self.n_params,):
+            raise ValueError(f"theta must have shape ({self.n_params},), got {theta.shape}")
+        X = self.X if rows is None else self.X[rows]
+        m = X.shape[0]
+        if m == 0:
+            raise ValueError("rows selects no samples")
+        model = self.model
+        layers = model.unpack(theta.astype(self.dtype, copy=False))
+        acts = [X]
+        a = X
+        last = len(layers) - 1
+        for i, (W, b) in enumerate(layers):
+            z = a @ W
+            z += b
+            a = z if i == last else activate(model.hidden, z)
+            acts.append(a)
+        z = acts.pop()
+        target = self.target if rows is None else self.target[rows]
+        d = float(self._loss_sum(z, target)) / (m * self._per_sample_norm())
+        delta = self._loss_grad(z, target, rows)
+        grad = np.empty(self.n_params)
+        for i in range(last, -1, -1):
+            l = model._layers[i]
+            a_in = acts[i]
+            grad[l.w_start:l.w_stop].reshape(l.fan_in, l.fan_out)[...] = a_in.T @ delta
+            grad[l.w_stop:l.b_stop] = delta.sum(axis=0)
+            if i:
+                delta = activation_derivative(model.hidden, a_in, delta @ layers[i][0].T)
+        return d, grad
+
+    def value_and_grad(self, theta, rows=None):
+        """E and ∇E by back-propagation, on all samples or on the minibatch ``rows``.
+
+        Parameters
+        ----------
+        theta : ndarray, shape (n_params,)
+        rows : None or index array
+            D is the mean over those rows; R is unchanged.
+
+        Returns
+        -------
+        (float, ndarray of shape (n_params,))
+        """
+        d, grad = self.data_value_and_grad(theta, rows)
+        theta = np.asarray(theta, dtype=float)
+        r = 0.0
+        if self.penalty is not None:
+            for s in self._pen_slices:
+                r += float(self.penalty.value(theta[s]))
+                grad[s] += self.penalty.grad(theta[s])
+        return d + r, grad
