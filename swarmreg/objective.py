@@ -96,7 +96,7 @@ class L2(ElasticNet):
     """R(w) = (lam/2)·Σw², gradient lam·w, prox w / (1 + step·lam)."""
 
     def __init__(self, lam: float):
-        super().__init__(l1=0.0, l2=lam)
+        super().__init__(l1=0.0, l2=_check_strength("lam", lam))
 
     def __repr__(self) -> str:
         return f"L2(lam={self.l2!r})"
@@ -111,7 +111,7 @@ class L1(ElasticNet):
     """R(w) = lam·Σ|w|, subgradient lam·sign(w), prox = soft-thresholding."""
 
     def __init__(self, lam: float):
-        super().__init__(l1=lam, l2=0.0)
+        super().__init__(l1=_check_strength("lam", lam), l2=0.0)
 
     def __repr__(self) -> str:
         return f"L1(lam={self.l1!r})"
@@ -203,13 +203,13 @@ class RegularizedError:
                 raise ValueError(f"y for cross_entropy must be 1-D integer labels, got shape {y.shape}")
             if y.dtype.kind == "f" and not np.all(y == np.round(y)):
                 first = int(np.flatnonzero(y != np.round(y))[0])
-                raise ValueError(f"y for cross_entropy must be integer labels; y[{first}] = {y[first]!r}")
+                raise ValueError(f"y for cross_entropy must be integer labels; y[{first}] = {y[first].item()!r}")
             bad = (y < 0) | (y > k - 1)
             if bad.any():
                 first = int(np.flatnonzero(bad)[0])
                 raise ValueError(
                     f"y labels must lie in 0..{k - 1} for {k} outputs; {int(bad.sum())} do not, "
-                    f"the first y[{first}] = {y[first]!r}"
+                    f"the first y[{first}] = {y[first].item()!r}"
                 )
             target = y.astype(np.intp)
         else:
@@ -221,7 +221,7 @@ class RegularizedError:
                 bad = (y < 0) | (y > 1)
                 if bad.any():
                     first = tuple(int(i) for i in np.argwhere(bad)[0])
-                    raise ValueError(f"y for binary_cross_entropy must lie in [0, 1]; y{list(first)} = {y[first]!r}")
+                    raise ValueError(f"y for binary_cross_entropy must lie in [0, 1]; y{list(first)} = {y[first].item()!r}")
             target = y.astype(dtype)
         self.model = model
         self.loss = loss
@@ -229,7 +229,7 @@ class RegularizedError:
         self.regularize_bias = bool(regularize_bias)
         self.dtype = dtype
         self.max_memory = int(max_memory)
-        self.X = X.astype(dtype, copy=False)
+        self.X = np.array(X, dtype=dtype)  # a private copy: E cannot change behind the checks
         self.target = target
         self.n_samples = X.shape[0]
         self.n_params = model.n_params
@@ -378,7 +378,14 @@ class RegularizedError:
         theta = np.asarray(theta, dtype=float)
         if theta.shape != (self.n_params,):
             raise ValueError(f"theta must have shape ({self.n_params},), got {theta.shape}")
-        X = self.X if rows is None else self.X[rows]
+        if rows is None:
+            X = self.X
+        else:
+            rows = np.asarray(rows)
+            if rows.size and (rows.dtype.kind not in "iu" or rows.min() < -self.n_samples
+                              or rows.max() >= self.n_samples):
+                raise ValueError(f"rows must be sample indices in 0..{self.n_samples - 1}")
+            X = self.X[rows]
         m = X.shape[0]
         if m == 0:
             raise ValueError("rows selects no samples")
