@@ -390,27 +390,41 @@ class RegularizedError:
         if m == 0:
             raise ValueError("rows selects no samples")
         model = self.model
-        layers = model.unpack(theta.astype(self.dtype, copy=False))
+        theta = theta.astype(self.dtype, copy=False)
+        # layer views straight from the fixed layout (no re-validation per step)
+        Ws = [theta[l.w_start:l.w_stop].reshape(l.fan_in, l.fan_out) for l in model._layers]
         acts = [X]
         a = X
-        last = len(layers) - 1
-        for i, (W, b) in enumerate(layers):
-            z = a @ W
-            z += b
+        last = len(Ws) - 1
+        for i, l in enumerate(model._layers):
+            z = a @ Ws[i]
+            z += theta[l.w_stop:l.b_stop]
             a = z if i == last else activate(model.hidden, z)
             acts.append(a)
         z = acts.pop()
         target = self.target if rows is None else self.target[rows]
-        d = float(self._loss_sum(z, target)) / (m * self._per_sample_norm())
-        delta = self._loss_grad(z, target, rows)
+        if self.loss == "cross_entropy":
+            # one log-softmax serves both D and dD/dz (z is a fresh array)
+            z -= z.max(axis=1, keepdims=True)
+            p = np.exp(z)
+            s = p.sum(axis=1)
+            idx = np.arange(m)
+            d = float(np.log(s).sum() - z[idx, target].sum()) / m
+            p /= s[:, None]
+            p[idx, target] -= 1.0
+            p *= 1.0 / m
+            delta = p
+        else:
+            d = float(self._loss_sum(z, target)) / (m * self._per_sample_norm())
+            delta = self._loss_grad(z, target, rows)
         grad = np.empty(self.n_params)
         for i in range(last, -1, -1):
             l = model._layers[i]
             a_in = acts[i]
-            grad[l.w_start:l.w_stop].reshape(l.fan_in, l.fan_out)[...] = a_in.T @ delta
-            grad[l.w_stop:l.b_stop] = delta.sum(axis=0)
+            np.matmul(a_in.T, delta, out=grad[l.w_start:l.w_stop].reshape(l.fan_in, l.fan_out))
+            np.sum(delta, axis=0, out=grad[l.w_stop:l.b_stop])
             if i:
-                delta = activation_derivative(model.hidden, a_in, delta @ layers[i][0].T)
+                delta = activation_derivative(model.hidden, a_in, delta @ Ws[i].T)
         return d, grad
 
     def value_and_grad(self, theta, rows=None):

@@ -1,0 +1,312 @@
+"""Back-propagation: (minibatch) SGD with momentum on a :class:`RegularizedError`.
+
+Every way the regularization literature applies L2/L1 inside gradient descent
+is one setting of :class:`BackpropTrainer`, because the forms give λ different
+meanings.  One step on a minibatch B, with g_D the gradient of the MEAN data
+loss over B and w the penalized parameters (the weights; biases too only when
+the objective has ``regularize_bias=True``)::
+
+    g  = g_D  [+ λ₂·w        if decay="coupled"]
+              [+ λ₁·sign(w)  if l1="subgradient"]
+    v ← μ·v + g
+    θ ← θ − η·v
+    w ← w − η·λ₂·w_old       if decay="decoupled"
+    w ← w − d·w_old          if weight_decay=d > 0
+    w ← sign(w)·max(|w| − η·λ₁, 0)   if l1="proximal"
+
+λ₁ and λ₂ are the L1 and L2 parts of the objective's penalty
+(R = λ₁·Σ|w| + (λ₂/2)·Σw²) and ``w_old`` the penalized parameters before the
+step.  With μ = 0 and L2 the coupled step is w ← (1 − ηλ)·w − η·g_D, the
+textbook "weight decay" update.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import time
+
+import numpy as np
+
+from .objective import RegularizedError
+from .result import HISTORY_COLUMNS, History, TrainResult, weight_stats
+
+__all__ = ["BackpropTrainer", "DECAYS", "L1_MODES"]
+
+DECAYS = ("coupled", "decoupled")
+L1_MODES = ("subgradient", "proximal")
+_COLUMNS = HISTORY_COLUMNS + ("backward_samples",)
+
+
+def _positive_real(name: str, value, allow_zero: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be a real number, got {value!r}")
+    value = float(value)
+    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"{name} must be finite and {bound}, got {value!r}")
+    return value
+
+
+def _positive_int(name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    if value < 1:
+        raise ValueError(f"{name} must be >= 1, got {value!r}")
+    return int(value)
+
+
+def _mask_slices(mask: np.ndarray) -> tuple:
+    """The True runs of a boolean mask (n_params,) as slices."""
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], mask.astype(np.int8), [0]))))
+    return tuple(slice(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2]))
+
+
+class _Update:
+    """One optimizer step θ ← step(θ, g_D) with the decay forms fixed for a fit.
+
+    Holds the velocity and the penalized slices; everything is updated in
+    place so a step allocates nothing beyond the penalty terms.
+    """
+
+    def __init__(self, trainer: "BackpropTrainer", objective: RegularizedError):
+        pen = objective.penalty
+        l1 = pen.l1 if pen is not None else 0.0
+        l2 = pen.l2 if pen is not None else 0.0
+        self.lr, self.mu = trainer.lr, trainer.momentum
+        self.slices = _mask_slices(np.asarray(objective.penalty_mask, dtype=bool))
+        self.coupled_l2 = l2 if trainer.decay == "coupled" else 0.0
+        self.decoupled_l2 = l2 if trainer.decay == "decoupled" else 0.0
+        self.subgradient_l1 = l1 if trainer.l1 == "subgradient" else 0.0
+        self.proximal_l1 = l1 if trainer.l1 == "proximal" else 0.0
+        self.fraction = trainer.weight_decay
+        self.velocity = np.zeros(objective.n_params)
+
+    def __call__(self, theta: np.ndarray, g: np.ndarray, w_old: np.ndarray) -> None:
+        """Step ``theta`` (n_params,) in place from the data gradient ``g``
+        (n_params,; overwritten); ``w_old`` (n_params,) is a copy of theta."""
+        # Penalty terms added to the gradient, and so carried by the momentum.
+        for s in self.slices:
+            if self.coupled_l2:      # decay="coupled":    g += λ₂·w
+                g[s] += self.coupled_l2 * w_old[s]
+            if self.subgradient_l1:  # l1="subgradient":   g += λ₁·sign(w)
+                g[s] += self.subgradient_l1 * np.sign(w_old[s])
+        # The SGD step with heavy-ball momentum: v ← μ·v + g; θ ← θ − η·v.
+        if self.mu:
+            v = self.velocity
+            v *= self.mu
+            v += g
+            np.multiply(v, self.lr, out=g)
+        else:
+            g *= self.lr
+        theta -= g
+        # Penalty terms applied to the weights after the step.
+        for s in self.slices:
+            if self.decoupled_l2:    # decay="decoupled":  w −= η·λ₂·w_old
+                theta[s] -= (self.lr * self.decoupled_l2) * w_old[s]
+            if self.fraction:        # weight_decay=d:     w −= d·w_old
+                theta[s] -= self.fraction * w_old[s]
+            if self.proximal_l1:     # l1="proximal":      w ← sign(w)·max(|w| − η·λ₁, 0)
+                w = theta[s]
+                np.copysign(np.maximum(np.abs(w) - self.lr * self.proximal_l1, 0.0), w, out=w)
+
+
+class BackpropTrainer:
+    """Minibatch SGD with momentum by back-propagation, with every weight-decay form.
+
+    Parameters
+    ----------
+    lr : float
+        Learning rate η > 0.
+    epochs : int
+        Passes over the training data (>= 1).
+    batch_size : int or None
+        None = full batch (one step per epoch on all samples); 1 = online
+        learning; else minibatches of that size, the last one smaller when it
+        does not divide n.  Sizes above n act as full batch.
+    momentum : float
+        μ in [0, 1) (heavy ball, v ← μ·v + g; θ ← θ − η·v; v starts at 0).
+    decay : {"coupled", "decoupled"}
+        Where the L2 part λ₂ of the objective's penalty acts.
+        "coupled": λ₂·w is added to the gradient and so enters the momentum;
+        this equals ``torch.optim.SGD(lr=η, momentum=μ, weight_decay=λ₂)`` on
+        the weights (biases in a group with weight_decay=0), step for step.
+        "decoupled": the momentum sees g_D only and, after the step, the weights
+        shrink by η·λ₂ times their value before the step: w ← w − η·λ₂·w_old.
+        Both have the fixed point of E = D + R when μ = 0 (they are then the
+        same update); with μ > 0 they differ.  ``decay`` never touches the L1
+        part: with l1="subgradient" its term λ₁·sign(w) stays in g (and so in
+        the momentum) under both decays; with l1="proximal" it is applied
+        after the step under both.
+    weight_decay : float
+        d >= 0.  After every step, w ← w − d·w_old: the "simplified" decay that
+        subtracts a fixed fraction of each weight, on top of whatever penalty
+        the objective carries (use it with penalty None to study it alone).
+        For SGD its fixed point is that of L2 with λ = d·(1 − μ)/η, see
+        :func:`swarmreg.conventions.from_decoupled_fraction`.
+    l1 : {"subgradient", "proximal"}
+        How the L1 part λ₁ acts.  "subgradient": λ₁·sign(w) (sign(0) = 0) is
+        added to g, so every weight is pushed by the same amount and weights
+        rarely land exactly on 0.  "proximal": after the step (and after the
+        decays above), soft-thresholding w ← sign(w)·max(|w| − η·λ₁, 0), the
+        proximal gradient (ISTA) step, which gives exact zeros.
+    shuffle : bool
+        Reshuffle the samples every epoch (from ``seed``); else visit them in
+        order 0..n−1.  Irrelevant for full batch.
+
+    Notes
+    -----
+    Work accounting: each step on a minibatch of m samples counts m forward
+    and m backward samples.  At the start and after every epoch the trainer
+    evaluates E, D and R on all n training samples for the history; each such
+    evaluation counts n forward samples (the history and the result include
+    this monitoring cost, so ``forward_samples`` = epochs·n (training) +
+    (epochs + 1)·n (evaluations) for a full run).
+    """
+
+    def __init__(self, lr: float = 0.1, epochs: int = 100, batch_size: int | None = None,
+                 momentum: float = 0.0, decay: str = "coupled", weight_decay: float = 0.0,
+                 l1: str = "subgradient", shuffle: bool = True):
+        self.lr = _positive_real("lr", lr)
+        self.epochs = _positive_int("epochs", epochs)
+        self.batch_size = None if batch_size is None else _positive_int("batch_size", batch_size)
+        if isinstance(momentum, bool) or not isinstance(momentum, numbers.Real) \
+                or not 0.0 <= float(momentum) < 1.0:
+            raise ValueError(f"momentum must be a number in [0, 1), got {momentum!r}")
+        self.momentum = float(momentum)
+        if decay not in DECAYS:
+            raise ValueError(f"decay={decay!r} is not a decay form; valid: {', '.join(DECAYS)}")
+        self.decay = decay
+        self.weight_decay = _positive_real("weight_decay", weight_decay, allow_zero=True)
+        if l1 not in L1_MODES:
+            raise ValueError(f"l1={l1!r} is not an L1 mode; valid: {', '.join(L1_MODES)}")
+        self.l1 = l1
+        if not isinstance(shuffle, (bool, np.bool_)):
+            raise ValueError(f"shuffle must be True or False, got {shuffle!r}")
+        self.shuffle = bool(shuffle)
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.config.items())
+        return f"BackpropTrainer({args})"
+
+    @property
+    def config(self) -> dict:
+        """The settings, as the keyword arguments of ``__init__``."""
+        return {"lr": self.lr, "epochs": self.epochs, "batch_size": self.batch_size,
+                "momentum": self.momentum, "decay": self.decay, "weight_decay": self.weight_decay,
+                "l1": self.l1, "shuffle": self.shuffle}
+
+    def fit(self, objective: RegularizedError, theta0=None, seed=None, callback=None) -> TrainResult:
+        """Train on ``objective`` for ``epochs`` epochs.
+
+        Parameters
+        ----------
+        objective : RegularizedError
+            Gives g_D (``data_value_and_grad``), the penalty (its ``l1``/``l2``
+            parts) and which parameters it applies to (``penalty_mask``).
+        theta0 : ndarray, shape (n_params,), optional
+            Start; default ``objective.model.init`` from a generator spawned
+            from ``seed``.
+        seed : None, int or numpy.random.Generator
+            Seeds the initialization and the shuffling (independent streams).
+        callback : callable, optional
+            ``callback(info)`` after every epoch; ``info`` holds the history row
+            (see ``TrainResult.history``) and "theta" (a copy).  Raising
+            StopIteration stops training with status "stopped".
+
+        Returns
+        -------
+        TrainResult
+            trainer "backprop"; status "max_iter", "stopped", or "diverged"
+            when a minibatch loss, the epoch-end loss or the parameters became
+            non-finite, in which case ``theta`` is the parameter vector before
+            that step (the last one with a finite loss).  ``history`` has one
+            row per epoch plus row 0 (the start), evaluated on all training
+            data, with the columns of ``HISTORY_COLUMNS`` and
+            "backward_samples"; a diverged run ends with a row for the
+            restored ``theta``, numbered (like ``iterations``) by the epoch
+            in which it stopped.
+        """
+        start_time = time.perf_counter()
+        if not isinstance(objective, RegularizedError):
+            raise ValueError(f"objective must be a RegularizedError, got {type(objective).__name__}")
+        model = objective.model
+        init_rng, shuffle_rng = np.random.default_rng(seed).spawn(2)
+        if theta0 is None:
+            theta = model.init(init_rng)
+        else:
+            theta = np.array(theta0, dtype=np.float64)
+            if theta.shape != (model.n_params,):
+                raise ValueError(f"theta0 must have shape ({model.n_params},), got {theta.shape}")
+            if not np.all(np.isfinite(theta)):
+                raise ValueError("theta0 holds NaN/inf values")
+        if callback is not None and not callable(callback):
+            raise ValueError(f"callback must be callable, got {callback!r}")
+
+        n = objective.n_samples
+        batch = n if self.batch_size is None else min(self.batch_size, n)
+        update = _Update(self, objective)
+        w_old = theta.copy()
+        work = {"forward_samples": 0, "backward_samples": 0}
+        history = History(_COLUMNS)
+
+        def evaluate(epoch: int) -> dict:
+            """The history row at theta: E, D, R on all n samples (n forward samples)."""
+            d = objective.data_loss(theta)
+            r = objective.penalty_value(theta)
+            work["forward_samples"] += n
+            sq, zeros = weight_stats(theta, model.weight_mask)
+            return {"iteration": epoch, "value": d + r, "data_loss": d, "penalty": r,
+                    "weight_sq_norm": sq, "zero_fraction": zeros,
+                    "seconds": time.perf_counter() - start_time, **work}
+
+        status, epoch = "max_iter", 0
+        # Overflow is how divergence shows itself; it is caught below from
+        # non-finite numbers, so numpy's warnings are silenced.
+        with np.errstate(over="ignore", invalid="ignore"):
+            row = evaluate(0)
+            history.append(**row)
+            order = np.arange(n)
+            for epoch in range(1, self.epochs + 1):
+                if self.shuffle and batch < n:
+                    order = shuffle_rng.permutation(n)
+                finite = True
+                for lo in range(0, n, batch):
+                    rows = None if batch == n else order[lo:lo + batch]
+                    d, g = objective.data_value_and_grad(theta, rows)
+                    if not math.isfinite(d):
+                        finite = False
+                        break
+                    m = n if rows is None else len(rows)
+                    work["forward_samples"] += m
+                    work["backward_samples"] += m
+                    np.copyto(w_old, theta)
+                    update(theta, g, w_old)
+                    if not np.isfinite(theta).all():
+                        finite = False
+                        break
+                if finite:
+                    row = evaluate(epoch)
+                    finite = math.isfinite(row["value"])
+                if not finite:
+                    # w_old is the theta of the last step whose loss was finite
+                    np.copyto(theta, w_old)
+                    row = evaluate(epoch)
+                    status = "diverged"
+                history.append(**row)
+                if status == "diverged":
+                    break
+                if callback is not None:
+                    try:
+                        callback({**row, "theta": theta.copy()})
+                    except StopIteration:
+                        status = "stopped"
+                        break
+
+        return TrainResult(
+            trainer="backprop", theta=theta, value=float(row["value"]), data_loss=float(row["data_loss"]),
+            penalty=float(row["penalty"]), iterations=epoch, forward_samples=work["forward_samples"],
+            backward_samples=work["backward_samples"], seconds=time.perf_counter() - start_time,
+            status=status, history=history.as_arrays(), config=self.config,
+        )
+
