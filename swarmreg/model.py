@@ -230,21 +230,44 @@ class MLP:
                 z += b
                 a = z if i == len(layers) - 1 else activate(self.hidden, z)
             return a
-        # A stack: the first layer of every particle is one matrix product,
-        # X (n, d) @ [W_1 | W_2 | ... | W_P] (d, P*h), kept as (n, P, h); the
-        # later layers are batched products over the strided (P, n, h) view.
-        P, n = theta.shape[0], X.shape[0]
+        # A stack: the samples-last fast path, transposed back to (P, n, k).
+        XT1 = np.ones((X.shape[1] + 1, X.shape[0]), theta.dtype)
+        XT1[:-1] = X.T
+        out = np.empty((self.n_outputs, theta.shape[0], X.shape[0]), theta.dtype)
+        return self._stack_logits_T(theta, XT1, out).transpose(1, 2, 0)
+
+    def _stack_logits_T(self, thetas: np.ndarray, XT1: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """Unchecked logits of a stack with samples on the last axis (the swarm's fast path).
+
+        Parameters
+        ----------
+        thetas : ndarray, shape (P, n_params)
+        XT1 : ndarray, shape (n_inputs + 1, n)
+            The inputs transposed, with a last row of ones that carries the first bias.
+        out : ndarray, shape (n_outputs, P, n)
+            Receives the logits; returned.
+        """
+        layers = self.unpack(thetas)
         W, b = layers[0]
-        h = W.shape[-1]
-        z = X @ np.ascontiguousarray(W.transpose(1, 0, 2)).reshape(X.shape[1], P * h)
-        z = z.reshape(n, P, h)
-        z += b
-        a = z.transpose(1, 0, 2)
-        for W, b in layers[1:]:
-            a = activate(self.hidden, a)
-            a = np.matmul(a, W)
-            a += b[:, None, :]
-        return a
+        P, d, h = W.shape
+        # [W1ᵀ | b1] of every particle stacked: the first layer is one matrix
+        # product (P·h, d + 1) @ (d + 1, n), bias included
+        A = np.empty((P, h, d + 1), thetas.dtype)
+        A[:, :, :d] = W.transpose(0, 2, 1)
+        A[:, :, d] = b
+        a = (A.reshape(P * h, d + 1) @ XT1).reshape(P, h, XT1.shape[1])
+        if len(layers) == 1:
+            out[...] = a.transpose(1, 0, 2)
+            return out
+        for W, b in layers[1:-1]:
+            activate(self.hidden, a)
+            a = np.matmul(W.transpose(0, 2, 1), a)  # (P, fan_out, n): a small product per particle
+            a += b[:, :, None]
+        W, b = layers[-1]
+        activate(self.hidden, a)
+        np.matmul(W.transpose(0, 2, 1), a, out=out.transpose(1, 0, 2))
+        out += b.T[:, :, None]
+        return out
 
     def output_activation(self, z: np.ndarray) -> np.ndarray:
         """Map logits to outputs (probabilities for softmax/sigmoid)."""

@@ -243,6 +243,11 @@ class RegularizedError:
         if loss == "cross_entropy":
             self._onehot = np.zeros((self.n_samples, k), dtype)
             self._onehot[np.arange(self.n_samples), target] = 1.0
+        # batch() works with samples on the last axis: X transposed with a row
+        # of ones (the first bias), targets (or one-hot labels) output-major
+        self._XT1 = np.ones((X.shape[1] + 1, self.n_samples), dtype)
+        self._XT1[:-1] = self.X.T
+        self._targetT = np.ascontiguousarray((self._onehot if loss == "cross_entropy" else target).T)
 
     def __repr__(self) -> str:
         return (f"RegularizedError({self.model!r}, n_samples={self.n_samples}, loss={self.loss!r}, "
@@ -331,6 +336,33 @@ class RegularizedError:
         particle_chunk = max(1, min(P, cells // sample_chunk))
         return particle_chunk, sample_chunk
 
+    def _loss_sum_T(self, z: np.ndarray, s0: int, s1: int) -> np.ndarray:
+        """Per-particle sum of the per-entry loss from logits z (k, P, m) of
+        samples s0..s1 → (P,); z is overwritten."""
+        t = self._targetT[:, s0:s1]
+        if self.loss == "cross_entropy":
+            picked = np.einsum("kpm,km->p", z, t)
+            zmax = np.maximum(z[0], z[1])
+            for j in range(2, z.shape[0]):
+                np.maximum(zmax, z[j], out=zmax)
+            z -= zmax
+            np.exp(z, out=z)
+            lse = z.sum(axis=0)
+            np.log(lse, out=lse)
+            return lse.sum(axis=1) + zmax.sum(axis=1) - picked
+        if self.loss == "mse":
+            if self.model.output == "softmax":
+                z -= z.max(axis=0)
+                np.exp(z, out=z)
+                z /= z.sum(axis=0)
+            elif self.model.output == "sigmoid":
+                expit(z, out=z)
+            z -= t[:, None, :]
+            return np.einsum("kpm,kpm->p", z, z)
+        # binary cross-entropy from the logit: softplus(z) − y·z
+        loss = np.maximum(z, 0.0) - t[:, None, :] * z + np.log1p(np.exp(-np.abs(z)))
+        return loss.sum(axis=(0, 2))
+
     def batch_data_loss(self, thetas) -> np.ndarray:
         """D for every row of thetas (P, n_params) → (P,), chunked in memory."""
         thetas = self.model.check_theta(thetas, "thetas")
@@ -340,11 +372,13 @@ class RegularizedError:
         P, n = thetas.shape[0], self.n_samples
         pc, sc = self._chunks(P)
         out = np.zeros(P)
+        z = np.empty((self.model.n_outputs, pc, sc), self.dtype)
         for p0 in range(0, P, pc):
             block = thetas[p0:p0 + pc]
             for s0 in range(0, n, sc):
-                z = self.model._logits(block, self.X[s0:s0 + sc])
-                out[p0:p0 + pc] += self._loss_sum(z, self.target[s0:s0 + sc])
+                s1 = min(n, s0 + sc)
+                zc = self.model._stack_logits_T(block, self._XT1[:, s0:s1], z[:, :len(block), :s1 - s0])
+                out[p0:p0 + pc] += self._loss_sum_T(zc, s0, s1)
         out /= n * self._per_sample_norm()
         return out
 
@@ -360,6 +394,8 @@ class RegularizedError:
         ndarray, shape (P,)
         """
         d = self.batch_data_loss(thetas)
+        if self.penalty is None:
+            return d
         return d + self.penalty_value(np.asarray(thetas, dtype=float))
 
     def data_value_and_grad(self, theta, rows=None):

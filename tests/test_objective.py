@@ -242,13 +242,13 @@ def test_batch_chunks_particles_and_samples_and_still_equals_loop(hand, monkeypa
     thetas = np.random.default_rng(1).normal(size=(P, obj.n_params))
     expected = loop(obj, thetas)
     calls = []
-    real = obj.model._logits
+    real = obj.model._stack_logits_T
 
-    def spy(theta, X):
-        calls.append((theta.shape[0] if theta.ndim == 2 else None, X.shape[0]))
-        return real(theta, X)
+    def spy(thetas, XT1, out):
+        calls.append((thetas.shape[0], XT1.shape[1]))
+        return real(thetas, XT1, out)
 
-    monkeypatch.setattr(obj.model, "_logits", spy)
+    monkeypatch.setattr(obj.model, "_stack_logits_T", spy)
     E = obj.batch(thetas)
     np.testing.assert_allclose(E, expected, rtol=1e-12, atol=0)
     # the work was split into sample chunks (and particle chunks when P > 1), every pair covered once
