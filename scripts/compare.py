@@ -1,0 +1,59 @@
+"""Backprop, the swarm and the L-BFGS reference on one data set at one λ, over a few seeds.
+
+    python scripts/compare.py --dataset iris --penalty l2 --lam 1e-3 --seeds 3
+
+Prints one row per trainer: medians over the seeds of E = D + R, its parts,
+Σw², test loss and accuracy (or RMSE), seconds and forward samples.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import numpy as np
+
+from swarmreg.experiment import expand_runs, parse_spec, run_one
+
+TRAINERS = [
+    {"name": "backprop", "kind": "backprop", "lr": 0.05, "momentum": 0.9, "batch_size": 16, "epochs": 300},
+    {"name": "swarm-global", "kind": "swarm", "particles": 40, "iterations": 1500},
+    {"name": "swarm-ring", "kind": "swarm", "particles": 40, "iterations": 1500, "topology": "ring", "neighbors": 2},
+    {"name": "lbfgs", "kind": "lbfgs", "max_iter": 3000},
+]
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--dataset", default="iris")
+    p.add_argument("--penalty", default="l2", choices=["l2", "l1", "elastic"])
+    p.add_argument("--lam", type=float, default=1e-3)
+    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--hidden", type=int, nargs="*", default=[12])
+    args = p.parse_args(argv)
+    try:
+        spec = parse_spec({"datasets": [args.dataset], "seeds": args.seeds, "penalty": args.penalty,
+                           "lambdas": [args.lam], "model": {"hidden": args.hidden}, "trainers": TRAINERS},
+                          source="compare")
+    except ValueError as exc:
+        print(f"compare: error: {exc}", file=sys.stderr)
+        return 2
+    records = [run_one(run) for run in expand_runs(spec)]
+    task = records[0]["task"]
+    score = "test_accuracy" if task == "classification" else "test_rmse"
+    cols = ["value", "data_loss", "penalty_value", "weight_sq_norm", "test_loss", score, "seconds", "forward_samples"]
+    heads = ["E", "D", "R", "Σw²", "test loss", "test acc" if task == "classification" else "test RMSE",
+             "seconds", "fwd samples"]
+    print(f"{args.dataset}, {args.penalty} λ = {args.lam:g}, medians over {args.seeds} seeds")
+    print(f"{'trainer':<14}" + "".join(f"{h:>12}" for h in heads) + "  status")
+    for t in TRAINERS:
+        rs = [r for r in records if r["trainer"] == t["name"]]
+        meds = [np.median([r[c] for r in rs if r[c] is not None]) if any(r[c] is not None for r in rs) else np.nan
+                for c in cols]
+        status = ",".join(sorted({r["status"] for r in rs}))
+        print(f"{t['name']:<14}" + "".join(f"{m:>12.4g}" for m in meds) + f"  {status}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
