@@ -638,7 +638,7 @@ def quadratic_curve(x) -> np.ndarray:
     return 2.0 * x * x + 1.0
 
 
-def make_sine(n_samples: int = 20, noise: float = 0.2, seed=0):
+def make_sine(n_samples: int = 40, noise: float = 0.25, seed=0):
     """A few noisy samples of a sine, the classic set a flexible network overfits with a wiggly curve.
 
     x ~ Uniform[0, 1), y = sin(2πx) + ε with ε ~ Normal(0, noise²), all from ``default_rng(seed)``.
@@ -750,7 +750,7 @@ def load_dataset(name: str, seed: int = 0, test_fraction: float = 0.25, validati
     (178 × 13, 3 classes), "breast_cancer" (569 × 30, classes "malignant", "benign"), "diabetes" (442 × 10,
     regression). Class names come from the target strings in order of first appearance in the file.
 
-    Synthetic sets, drawn from the seed: "sine" (:func:`make_sine`, default 20 samples, noise 0.2),
+    Synthetic sets, drawn from the seed: "sine" (:func:`make_sine`, default 40 samples, noise 0.25),
     "moons" (:func:`make_moons`, 200 samples, noise 0.2, classes "upper", "lower"), "quadratic"
     (:func:`make_quadratic`, 100 samples, noise 0.1).
 

@@ -81,8 +81,8 @@ def best_lambda(records, trainer: str, dataset: str, key: str = "val_loss"):
 
 
 # ------------------------------------------------------------------ drawing
-def _line(ax, xs, med, q1, q3, label, **style):
-    (line,) = ax.plot(xs, med, marker="o", markersize=3, label=label, **style)
+def _line(ax, xs, med, q1, q3, label, marker="o", **style):
+    (line,) = ax.plot(xs, med, marker=marker, markersize=3, label=label, **style)
     ax.fill_between(xs, q1, q3, color=line.get_color(), alpha=0.18, linewidth=0)
     return line
 
@@ -150,6 +150,7 @@ def plot_lambda_error(records) -> Figure:
                     ax.plot([best], [med[k]], marker="*", markersize=13, color=line.get_color(),
                             markeredgecolor="black", linestyle="none")
             _lam_axis(ax, [r["lam"] for r in recs])
+            ax.set_yscale("log")
             ax.set_ylabel(_loss_name(recs))
             ax.set_title(f"{ds}: {'validation' if split == 'val' else split} error")
     axes[0, 0].plot([], [], marker="*", markersize=10, color="gray", linestyle="none",
@@ -298,9 +299,37 @@ def plot_fits(records, dataset: str = "sine") -> Figure:
     return fig
 
 
+def pure_decay(record):
+    """Σw²(epoch) / Σw²(0) of coupled-L2 backprop if the data gradient were zero:
+    per step v ← μ·v + λ·w, w ← w − η·v (with μ = 0: w shrinks by (1 − ηλ) per step).
+
+    Returns None for records that are not coupled-L2 backprop.
+    """
+    settings = record["config"]["trainer"]["settings"]
+    if record["kind"] != "backprop" or record.get("penalty") != "l2" or record.get("lam_as") != "penalty" \
+            or settings.get("decay", "coupled") != "coupled" or settings.get("weight_decay", 0.0):
+        return None
+    h = record["history"]
+    lr, mu, lam = settings.get("lr", 0.1), settings.get("momentum", 0.0), record["lam"]
+    epochs = np.asarray(h["iteration"], dtype=int)
+    per_epoch = record["backward_samples"] / max(record["iterations"], 1)  # samples seen per epoch
+    batch = settings.get("batch_size") or per_epoch
+    steps = int(math.ceil(per_epoch / batch)) if per_epoch else 1
+    w, v, out = 1.0, 0.0, np.empty(len(epochs))
+    done = 0
+    for i, e in enumerate(epochs):
+        for _ in range(e * steps - done):
+            v = mu * v + lam * w
+            w -= lr * v
+        done = e * steps
+        out[i] = w * w
+    return out
+
+
 def plot_decay_trajectory(records, dataset: str | None = None) -> Figure:
     """Σw² over training for several λ: backprop's geometric shrink beside the
-    swarm's best particle."""
+    swarm's best particle; dotted, what the decay alone would do to backprop's
+    starting weights (:func:`pure_decay`)."""
     recs = [r for r in main_records(records) if _ok(r) and r["kind"] != REFERENCE_KIND]
     if dataset is None and recs:
         dataset = _datasets(recs)[0]
@@ -321,6 +350,10 @@ def plot_decay_trajectory(records, dataset: str | None = None) -> Figure:
                 continue
             h = r["history"]
             ax.plot(h["iteration"], h["weight_sq_norm"], color=colors[lam], label=f"λ = {lam:g}")
+            envelope = pure_decay(r)
+            if envelope is not None and lam > 0:
+                ax.plot(h["iteration"], h["weight_sq_norm"][0] * envelope, color=colors[lam], linestyle=":",
+                        linewidth=1, label="decay alone" if lam == picks[-1] else None)
         ax.set_yscale("log")
         ax.set_xlabel("epoch" if _kind(recs, name) == "backprop" else "iteration")
         ax.set_ylabel("Σw² (best particle)" if _kind(recs, name) == "swarm" else "Σw²")
@@ -408,7 +441,7 @@ def plot_convergence(records, lam: float | None = None, dataset: str | None = No
             grid = np.geomspace(xmin, xmax, 120)
             res = _interp_median([(np.array(c[0], dtype=float), np.array(c[1], dtype=float)) for c in curves], grid)
             if res is not None:
-                _line(ax, *res, _label(recs, name), **_style(recs, name))
+                _line(ax, *res, _label(recs, name), marker=None, **_style(recs, name))
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel(label)

@@ -566,7 +566,7 @@ def test_synthetic_sets_split_the_generator_rows(name, make, options):
 
 def test_sine_defaults_are_few_samples_and_plots_can_map_a_grid():
     ds = load_dataset("sine")
-    assert (ds.n_samples, ds.n_features, ds.task) == (20, 1, "regression") and ds.n_train == 12
+    assert (ds.n_samples, ds.n_features, ds.task) == (40, 1, "regression") and ds.n_train == 24
     grid = np.linspace(*data.SINE_X_RANGE, 201)[:, None]
     Z = ds.scale_features(grid)
     np.testing.assert_allclose(ds.unscale_features(Z), grid, atol=1e-14)
