@@ -1,0 +1,122 @@
+"""The report end to end (quick), and REPORT.md's numbers against the records."""
+
+import re
+
+import numpy as np
+import pytest
+from scipy.stats import wilcoxon
+
+from swarmreg import plots, report
+from swarmreg.experiment import load_results
+
+
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory):
+    root = tmp_path_factory.mktemp("report")
+    path = report.make_report(out=root / "figures", quick=True, jobs=1, work=root / "work", progress=False)
+    return root, path
+
+
+def test_quick_report_writes_every_figure_and_the_markdown(quick):
+    root, path = quick
+    for name in report.FIGURES:
+        data = (root / "figures" / name).read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
+    text = path.read_text()
+    for name in report.FIGURES:
+        assert f"]({name})" in text
+    # no temporary files left behind
+    assert not [p for p in (root / "figures").iterdir() if p.name.startswith(".")]
+
+
+def _records(root):
+    recs = []
+    for sub in sorted((root / "work").iterdir()):
+        recs += load_results(sub)[0]
+    return recs
+
+
+def test_report_tables_hold_the_records_numbers(quick):
+    root, path = quick
+    text = path.read_text()
+    recs = _records(root)
+    main = plots.main_records(recs)
+    rows = [line for line in text.splitlines() if line.startswith("| ")]
+    checked = 0
+    for ds in {r["dataset"] for r in main}:
+        for name in {r["trainer"] for r in main if r["dataset"] == ds}:
+            lam = plots.best_lambda(main, name, ds)
+            tl = [r["test_loss"] for r in main if r["dataset"] == ds and r["trainer"] == name and r["lam"] == lam]
+            med = np.percentile(tl, 50)
+            row = [x for x in rows if x.startswith(f"| {ds} | {name} |") and x.count("|") == 11]
+            assert len(row) == 1, (ds, name)
+            cells = [c.strip() for c in row[0].strip("|").split("|")]
+            assert float(cells[2]) == pytest.approx(lam, rel=1e-2)
+            assert float(cells[3].split()[0]) == pytest.approx(med, rel=1e-2)
+            checked += 1
+    assert checked >= 4
+
+
+def test_wilcoxon_rows_match_scipy_on_the_paired_seeds(quick):
+    root, _ = quick
+    recs = _records(root)
+    best = report.best_lambda_rows(recs)
+    rows = report.wilcoxon_rows(recs, best)
+    assert rows
+    main = plots.main_records(recs)
+    for w in rows:
+        lam_a = next(b["lam"] for b in best if b["dataset"] == w["dataset"] and b["trainer"] == w["a"])
+        lam_b = next(b["lam"] for b in best if b["dataset"] == w["dataset"] and b["trainer"] == w["b"])
+        a = {r["seed"]: r["test_loss"] for r in main if r["dataset"] == w["dataset"] and r["trainer"] == w["a"]
+             and r["lam"] == lam_a}
+        b = {r["seed"]: r["test_loss"] for r in main if r["dataset"] == w["dataset"] and r["trainer"] == w["b"]
+             and r["lam"] == lam_b}
+        seeds = sorted(set(a) & set(b))
+        assert w["n"] == len(seeds)
+        x, y = np.array([a[s] for s in seeds]), np.array([b[s] for s in seeds])
+        assert w["median_diff"] == pytest.approx(float(np.median(x - y)))
+        if w["p"] is not None:
+            assert w["p"] == pytest.approx(wilcoxon(x, y).pvalue)
+
+
+def test_report_sentences_are_computed_not_written(quick):
+    root, path = quick
+    text = path.read_text()
+    recs = _records(root)
+    l1 = plots.main_records(recs, "l1")
+    top = max(r["lam"] for r in l1)
+    prox = [r["zero_fraction"] for r in l1 if r["trainer"] == "backprop-proximal" and r["lam"] == top]
+    assert f"backprop-proximal {100 * np.median(prox):.3g}% exactly zero" in text
+    n = len(recs)
+    assert text.splitlines()[2].startswith(f"{n} runs")
+
+
+def test_report_from_existing_results_redraws_the_same_tables(quick, tmp_path):
+    root, path = quick
+    again = report.make_report(results=root / "work", out=tmp_path / "figs", progress=False)
+    # all but the line naming the source folders
+    assert again.read_text().splitlines()[3:] == path.read_text().splitlines()[3:]
+    assert re.match(r"\d+ runs from `", again.read_text().splitlines()[2])
+
+
+def test_report_rejects_bad_arguments_before_writing(tmp_path):
+    f = tmp_path / "file"
+    f.write_text("x")
+    with pytest.raises(ValueError, match="out"):
+        report.make_report(results=tmp_path, out=f)
+    with pytest.raises(ValueError, match="jobs"):
+        report.make_report(out=tmp_path / "o", jobs=0)
+    with pytest.raises(ValueError, match="results"):
+        report.make_report(results=tmp_path / "nothing", out=tmp_path / "o2")
+    assert not (tmp_path / "o").exists() and not (tmp_path / "o2").exists()
+
+
+def test_quick_spec_shrinks_every_dimension():
+    for spec in report.default_specs():
+        q = report.quick_spec(spec)
+        assert len(q["datasets"]) <= 2 and len(q["seeds"]) <= 2
+        assert len(q["lambdas"]) < len(spec["lambdas"]) and max(q["lambdas"]) == max(spec["lambdas"])
+        for t, tq in zip(spec["trainers"], q["trainers"]):
+            for key in ("epochs", "iterations", "max_iter"):
+                if key in t["settings"]:
+                    assert tq["settings"][key] < t["settings"][key]
