@@ -28,6 +28,7 @@ import time
 
 import numpy as np
 
+from .model import make_rng
 from .objective import RegularizedError
 from .result import HISTORY_COLUMNS, History, TrainResult, weight_stats
 
@@ -231,7 +232,7 @@ class BackpropTrainer:
         if not isinstance(objective, RegularizedError):
             raise ValueError(f"objective must be a RegularizedError, got {type(objective).__name__}")
         model = objective.model
-        init_rng, shuffle_rng = np.random.default_rng(seed).spawn(2)
+        init_rng, shuffle_rng = make_rng(seed).spawn(2)
         if theta0 is None:
             theta = model.init(init_rng)
         else:

@@ -9,6 +9,7 @@ one vectorized computation.
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
@@ -82,9 +83,12 @@ class MLP:
 
     def __init__(self, sizes, hidden: str = "tanh", output: str = "identity"):
         try:
-            sizes = tuple(int(s) for s in sizes)
-        except (TypeError, ValueError):
+            sizes = tuple(sizes)
+        except TypeError:
             raise ValueError(f"sizes must be a sequence of positive integers, got {sizes!r}") from None
+        if not all(isinstance(s, numbers.Integral) and not isinstance(s, (bool, np.bool_)) for s in sizes):
+            raise ValueError(f"sizes must be a sequence of positive integers, got {sizes!r}")
+        sizes = tuple(int(s) for s in sizes)
         if len(sizes) < 2:
             raise ValueError(f"sizes needs at least an input and an output width, got {sizes!r}")
         if any(s < 1 for s in sizes):
@@ -182,7 +186,7 @@ class MLP:
         ----------
         seed : None, int or numpy.random.Generator
         """
-        rng = np.random.default_rng(seed)
+        rng = make_rng(seed)
         theta = np.zeros(self.n_params)
         for l in self._layers:
             limit = np.sqrt(6.0 / (l.fan_in + l.fan_out))
@@ -308,6 +312,15 @@ class MLP:
             labels = (z > 0).astype(np.int64)
             return labels[..., 0] if self.n_outputs == 1 else labels
         return z
+
+
+def make_rng(seed) -> np.random.Generator:
+    """``np.random.default_rng(seed)``, with a ValueError naming ``seed`` when it is unusable."""
+    try:
+        return np.random.default_rng(seed)
+    except (TypeError, ValueError):
+        raise ValueError(f"seed must be None, an integer >= 0, a SeedSequence or a numpy Generator, "
+                         f"got {seed!r}") from None
 
 
 def check_finite(a: np.ndarray, name: str) -> None:

@@ -10,6 +10,7 @@ through :meth:`RegularizedError.value_and_grad`, the swarm through
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
@@ -131,7 +132,7 @@ def make_penalty(kind: str | None, lam: float = 0.0, l1_ratio: float = 0.5) -> E
         return L1(lam)
     if kind == "elastic":
         lam = _check_strength("lam", lam)
-        if not 0.0 <= l1_ratio <= 1.0:
+        if isinstance(l1_ratio, bool) or not isinstance(l1_ratio, numbers.Real) or not 0.0 <= l1_ratio <= 1.0:
             raise ValueError(f"l1_ratio must lie in [0, 1], got {l1_ratio!r}")
         return ElasticNet(l1=lam * l1_ratio, l2=lam * (1.0 - l1_ratio))
     raise ValueError(f"penalty={kind!r} is not a penalty; valid: l2, l1, elastic, none")
@@ -180,11 +181,17 @@ class RegularizedError:
             )
         if penalty is not None and not isinstance(penalty, ElasticNet):
             raise ValueError(f"penalty must be L2, L1, ElasticNet or None, got {penalty!r}")
+        try:
+            ok = np.dtype(dtype) in (np.float64, np.float32)
+        except TypeError:
+            ok = False
+        if not ok:
+            raise ValueError(f"dtype must be float64 or float32, got {dtype!r}")
         dtype = np.dtype(dtype)
-        if dtype not in (np.float64, np.float32):
-            raise ValueError(f"dtype must be float64 or float32, got {dtype}")
-        if int(max_memory) < 2**16:
-            raise ValueError(f"max_memory must be at least 65536 bytes, got {max_memory!r}")
+        if not isinstance(max_memory, numbers.Integral) or isinstance(max_memory, bool) or max_memory < 2**16:
+            raise ValueError(f"max_memory must be an integer >= 65536 (bytes), got {max_memory!r}")
+        if not isinstance(regularize_bias, (bool, np.bool_)):
+            raise ValueError(f"regularize_bias must be True or False, got {regularize_bias!r}")
         X = model.check_X(X)
         y = np.asarray(y)
         if y.dtype.kind not in "fiub":
@@ -418,6 +425,8 @@ class RegularizedError:
             X = self.X
         else:
             rows = np.asarray(rows)
+            if rows.ndim != 1:
+                raise ValueError(f"rows must be a 1-D array of sample indices, got shape {rows.shape}")
             if rows.size and (rows.dtype.kind not in "iu" or rows.min() < -self.n_samples
                               or rows.max() >= self.n_samples):
                 raise ValueError(f"rows must be sample indices in 0..{self.n_samples - 1}")

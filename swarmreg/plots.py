@@ -13,6 +13,7 @@ from collections import defaultdict
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import SymmetricalLogLocator
 
 __all__ = [
     "plot_lambda_error", "plot_weight_norm", "plot_objective_gap", "plot_l1_sparsity", "plot_fits",
@@ -98,8 +99,21 @@ def _label(records, name):
 def _lam_axis(ax, lams, label="λ"):
     """symlog x axis with a linear part below the smallest positive λ, so λ = 0 shows."""
     pos = [v for v in lams if v > 0]
-    ax.set_xscale("symlog", linthresh=min(pos) if pos else 1.0, linscale=0.5)
+    linthresh = min(pos) if pos else 1.0
+    ax.set_xscale("symlog", linthresh=linthresh, linscale=0.5)
+    ax.set_xlim(-0.3 * linthresh, 1.6 * max(pos) if pos else 1.0)  # no empty negative side
     ax.set_xlabel(label)
+
+
+def _panel_grid(n: int, cols: int = 3):
+    """A grid for n per-data-set panels, at most ``cols`` wide; spare axes hidden.
+    Returns the figure and the n axes in order."""
+    rows, cols = (n + cols - 1) // cols, min(n, cols)
+    fig, axes = _grid(rows, cols)
+    flat = list(axes.ravel())
+    for ax in flat[n:]:
+        ax.set_visible(False)
+    return fig, flat[:n]
 
 
 def _grid(n_rows, n_cols, width=4.2, height=3.2):
@@ -166,9 +180,9 @@ def plot_weight_norm(records) -> Figure:
     if not records:
         return _empty("no L2 records")
     datasets = _datasets(records)
-    fig, axes = _grid(1, len(datasets))
-    for j, ds in enumerate(datasets):
-        ax, recs = axes[0, j], [r for r in records if r["dataset"] == ds]
+    fig, axes = _panel_grid(len(datasets))
+    for ax, ds in zip(axes, datasets):
+        recs = [r for r in records if r["dataset"] == ds]
         for name in trainer_names(recs):
             xs, med, q1, q3 = summarize([r for r in recs if r["trainer"] == name], "weight_sq_norm")
             if len(xs):
@@ -177,7 +191,7 @@ def plot_weight_norm(records) -> Figure:
         ax.set_yscale("log")
         ax.set_ylabel("Σw² of the solution (weights only)")
         ax.set_title(ds)
-    axes[0, 0].legend(fontsize=7)
+    axes[0].legend(fontsize=7)
     fig.suptitle("Weight norm against λ (L2)")
     return fig
 
@@ -201,20 +215,21 @@ def plot_objective_gap(records) -> Figure:
     if not gaps:
         return _empty("no runs with a matching L-BFGS reference")
     datasets = _datasets(gaps)
-    fig, axes = _grid(1, len(datasets))
-    for j, ds in enumerate(datasets):
-        ax, recs = axes[0, j], [r for r in gaps if r["dataset"] == ds]
+    fig, axes = _panel_grid(len(datasets))
+    for ax, ds in zip(axes, datasets):
+        recs = [r for r in gaps if r["dataset"] == ds]
         for name in trainer_names(recs):
             xs, med, q1, q3 = summarize([r for r in recs if r["trainer"] == name], "gap")
             if len(xs):
                 _line(ax, xs, med, q1, q3, name)
         ax.axhline(0.0, **_REF_STYLE, linewidth=1, label="reference (L-BFGS)")
         _lam_axis(ax, [r["lam"] for r in recs])
-        small = np.abs([r["gap"] for r in recs if r["gap"] != 0] or [1e-6])
-        ax.set_yscale("symlog", linthresh=max(float(np.min(small)), 1e-8))
+        # linear within ±1e-6 (numerically equal), then one tick every two decades
+        ax.set_yscale("symlog", linthresh=1e-6, linscale=0.5)
+        ax.yaxis.set_major_locator(SymmetricalLogLocator(linthresh=1e-6, base=100))
         ax.set_ylabel("E − E(reference)")
         ax.set_title(ds)
-    axes[0, 0].legend(fontsize=7)
+    axes[0].legend(fontsize=7)
     fig.suptitle("Objective gap to the L-BFGS reference (below 0: a better local optimum than the reference)")
     return fig
 

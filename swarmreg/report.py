@@ -312,28 +312,47 @@ def _sentences_decay(records) -> list[str]:
     return out
 
 
+def transition_lambda(xs, med, level):
+    """Where a median curve first reaches ``level``: log-linear interpolation
+    between the grid points around the crossing (None if it never does, or
+    already does at λ = 0)."""
+    xs, med = np.asarray(xs, float), np.asarray(med, float)
+    above = med >= level
+    if not above.any():
+        return None
+    k = int(np.argmax(above))
+    if k == 0:
+        return float(xs[0]) if xs[0] > 0 else None
+    if xs[k - 1] <= 0:
+        return float(xs[k])
+    t = (level - med[k - 1]) / (med[k] - med[k - 1])
+    return float(np.exp(np.log(xs[k - 1]) + t * (np.log(xs[k]) - np.log(xs[k - 1]))))
+
+
 def _sentences_conventions(records) -> list[str]:
     sweeps = plots.convention_sweeps(records)
     recs = [r for r in records if r.get("sweep") in sweeps and r["kind"] == "backprop"]
-    out = []
-    best = {}
-    for name in plots.trainer_names(recs):
-        rs = [r for r in recs if r["trainer"] == name]
-        for x in ("lam", "canonical_lam"):
-            xs, med, _, _ = plots.summarize(rs, "val_loss", x=x)
-            if len(xs):
-                best[name, x] = float(xs[int(np.argmin(med))])
     names = plots.trainer_names(recs)
+    curves = {(n, x): plots.summarize([r for r in recs if r["trainer"] == n], "test_loss", x=x)[:2]
+              for n in names for x in ("lam", "canonical_lam")}
+    curves = {k: v for k, v in curves.items() if len(v[0])}
+    if not curves:
+        return []
+    # a level every curve reaches: halfway from the lowest minimum to the lowest maximum
+    low = min(float(m.min()) for _, m in curves.values())
+    level = low + 0.5 * (min(float(m.max()) for _, m in curves.values()) - low)
+    found = {k: transition_lambda(xs, med, level) for k, (xs, med) in curves.items()}
+    out = []
     if names:
-        raw = "; ".join(f"{n}: {_g(best.get((n, 'lam')))}" for n in names)
-        can = "; ".join(f"{n}: {_g(best.get((n, 'canonical_lam')))}" for n in names)
-        out.append(f"Best raw knob by validation error: {raw}.")
-        out.append(f"The same runs on the canonical λ axis: {can}.")
-        pos = [best[n, "canonical_lam"] for n in names if best.get((n, "canonical_lam"), 0) > 0]
-        raw_pos = [best[n, "lam"] for n in names if best.get((n, "lam"), 0) > 0]
-        if len(pos) >= 2 and len(raw_pos) >= 2:
-            out.append(f"Spread of the best value across configurations: ×{_g(max(raw_pos) / min(raw_pos))} "
-                       f"on the raw knob, ×{_g(max(pos) / min(pos))} on the canonical λ.")
+        out.append(f"Where the median test loss first reaches {_g(level)} (halfway up from the best) — "
+                   "on the raw knob: " + "; ".join(f"{n} {_g(found.get((n, 'lam')))}" for n in names) +
+                   "; on the canonical λ: " +
+                   "; ".join(f"{n} {_g(found.get((n, 'canonical_lam')))}" for n in names) + ".")
+        for x, label in (("lam", "raw knob"), ("canonical_lam", "canonical λ")):
+            v = [found[n, x] for n in names if found.get((n, x))]
+            if len(v) >= 2:
+                out.append(f"Across the {len(v)} configurations these points spread over a factor "
+                           f"{_g(max(v) / min(v))} on the {label}.")
     return out
 
 

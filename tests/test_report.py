@@ -120,3 +120,12 @@ def test_quick_spec_shrinks_every_dimension():
             for key in ("epochs", "iterations", "max_iter"):
                 if key in t["settings"]:
                     assert tq["settings"][key] < t["settings"][key]
+
+
+def test_transition_lambda_interpolates_on_log_lambda():
+    xs, med = [0.0, 0.01, 0.1, 1.0], [1.0, 1.0, 2.0, 4.0]
+    # level 3 lies halfway between 2 (λ = 0.1) and 4 (λ = 1): at 10^-0.5 on a log axis
+    assert report.transition_lambda(xs, med, 3.0) == pytest.approx(10 ** -0.5)
+    assert report.transition_lambda(xs, med, 5.0) is None
+    assert report.transition_lambda(xs, med, 0.5) is None          # reached already at λ = 0
+    assert report.transition_lambda(xs, med, 1.5) == pytest.approx(10 ** -1.5)
