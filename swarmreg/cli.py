@@ -6,6 +6,7 @@ User mistakes print one line on stderr and exit with status 2.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import tomllib
 
@@ -14,7 +15,8 @@ __all__ = ["main"]
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, status 2, no usage dump
-        raise _UsageError(f"{self.prog}: {message}")
+        command = self.prog.partition(" ")[2]  # "train" in "swarmreg train"; main() adds "swarmreg: error:"
+        raise _UsageError(f"{command}: {message}" if command else message)
 
 
 class _UsageError(Exception):
@@ -35,7 +37,10 @@ def _settings(pairs) -> dict:
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise ValueError(f"--set takes KEY=VALUE, got {pair!r}")
-        out[key.strip()] = _parse_value(value.strip())
+        key = key.strip()
+        if key in ("name", "kind"):
+            raise ValueError(f"--set {key}: not a trainer setting (the trainer is chosen with --trainer)")
+        out[key] = _parse_value(value.strip())
     return out
 
 
@@ -78,6 +83,7 @@ def _cmd_sweep(args) -> int:
     from . import experiment
 
     spec = experiment.load_spec(args.spec)  # check before any work or file
+    experiment.check_out(args.out)
     if args.jobs is not None and args.jobs < 1:
         raise ValueError(f"--jobs must be >= 1, got {args.jobs}")
     if args.dask_workers is not None and args.dask_workers < 1:
@@ -88,11 +94,14 @@ def _cmd_sweep(args) -> int:
         except ImportError:
             raise ValueError("Dask is not installed: pip install 'swarmreg[dask]'") from None
         if args.scheduler:
-            client = Client(args.scheduler)
+            try:
+                client = Client(args.scheduler)
+            except (OSError, ValueError) as exc:
+                raise ValueError(f"--scheduler {args.scheduler}: {exc}") from None
             cluster = None
         else:
             cluster = LocalCluster(n_workers=args.dask_workers, threads_per_worker=1, processes=True,
-                                   dashboard_address=None)
+                                   host="127.0.0.1", dashboard_address=None)
             client = Client(cluster)
         try:
             client.run(experiment._worker_init)
@@ -121,6 +130,10 @@ def _fmt(v) -> str:
 def _cmd_train(args) -> int:
     from . import experiment
 
+    if not (math.isfinite(args.lam) and args.lam >= 0):
+        raise ValueError(f"--lam must be a finite number >= 0, got {args.lam}")
+    if args.seed < 0:
+        raise ValueError(f"--seed must be an integer >= 0, got {args.seed}")
     trainer = {"name": args.trainer, "kind": args.trainer, **_settings(args.set)}
     spec = experiment.parse_spec({
         "datasets": [args.dataset], "seeds": [args.seed], "penalty": args.penalty, "lambdas": [args.lam],
@@ -155,8 +168,12 @@ def _cmd_datasets(args) -> int:
 
 
 def _cmd_report(args) -> int:
+    from .experiment import check_out
     from .report import make_report
 
+    for folder in (args.out, args.work):  # fail before the sweeps run, not after
+        if folder is not None:
+            check_out(folder)
     make_report(results=args.results, out=args.out, quick=args.quick, jobs=args.jobs, work=args.work,
                 progress=not args.quiet)
     return 0
@@ -168,7 +185,7 @@ def main(argv=None) -> int:
         args = _build_parser().parse_args(argv)
         return {"sweep": _cmd_sweep, "train": _cmd_train, "datasets": _cmd_datasets,
                 "report": _cmd_report}[args.command](args)
-    except (_UsageError, ValueError) as exc:
+    except (_UsageError, ValueError, OSError) as exc:  # OSError: a file or folder the user named
         print(f"swarmreg: error: {exc}".replace("\n", " "), file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -33,7 +33,6 @@ import inspect
 import json
 import math
 import os
-import time
 import tomllib
 import warnings
 from pathlib import Path
@@ -55,6 +54,7 @@ RESULTS_FILE = "results.jsonl"
 TRAINER_KINDS = {"backprop": BackpropTrainer, "swarm": SwarmTrainer, "lbfgs": LBFGSTrainer}
 NEAR_ZERO = 1e-3
 HISTORY_ROWS = 200
+MAX_GRID = 10_000  # most seeds (as a count) or log-spaced λ values a spec may ask for
 
 _TOP_KEYS = {
     "name": "a label for the sweep (str)",
@@ -89,7 +89,14 @@ def _check_keys(table: dict, valid: dict, where: str) -> None:
 
 
 def _is_number(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
+    """An int or float that a float can hold (TOML integers are unbounded)."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return False
+    try:
+        float(v)
+    except OverflowError:
+        return False
+    return True
 
 
 def _expect(cond: bool, where: str, key: str, what: str, value) -> None:
@@ -155,7 +162,7 @@ def parse_spec(spec: dict, source: str = "spec") -> dict:
 
     seeds = spec.get("seeds", 3)
     if isinstance(seeds, int) and not isinstance(seeds, bool):
-        _expect(seeds >= 1, source, "seeds", "a count >= 1 or a list of int", seeds)
+        _expect(1 <= seeds <= MAX_GRID, source, "seeds", f"a count in [1, {MAX_GRID}] or a list of int", seeds)
         seeds = list(range(seeds))
     _expect(isinstance(seeds, list) and seeds and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0
                                                        for s in seeds),
@@ -175,7 +182,7 @@ def parse_spec(spec: dict, source: str = "spec") -> dict:
         lams = spec["lambdas"]
         _expect(isinstance(lams, list) and lams and all(_is_number(v) and math.isfinite(v) and v >= 0 for v in lams),
                 source, "lambdas", "a non-empty list of finite numbers >= 0", lams)
-        lams = [float(v) for v in lams]
+        lams = [float(v) + 0.0 for v in lams]  # + 0.0: -0.0 becomes 0.0 (one id per λ)
     else:
         rng = spec["lambda_range"]
         _expect(isinstance(rng, dict), source, "lambda_range", "a table", rng)
@@ -186,8 +193,8 @@ def parse_spec(spec: dict, source: str = "spec") -> dict:
         start, stop, num = rng["start"], rng["stop"], rng["num"]
         _expect(_is_number(start) and 0 < start < math.inf, source, "lambda_range.start", "a number > 0", start)
         _expect(_is_number(stop) and start <= stop < math.inf, source, "lambda_range.stop", "a number >= start", stop)
-        _expect(isinstance(num, int) and not isinstance(num, bool) and num >= 1, source, "lambda_range.num",
-                "an integer >= 1", num)
+        _expect(isinstance(num, int) and not isinstance(num, bool) and 1 <= num <= MAX_GRID, source,
+                "lambda_range.num", f"an integer in [1, {MAX_GRID}]", num)
         zero = rng.get("zero", True)
         _expect(isinstance(zero, bool), source, "lambda_range.zero", "a bool", zero)
         lams = ([0.0] if zero else []) + [float(v) for v in np.geomspace(start, stop, num)]
@@ -197,9 +204,9 @@ def parse_spec(spec: dict, source: str = "spec") -> dict:
     _expect(loss in ("auto", "mse", "cross_entropy", "binary_cross_entropy"), source, "loss",
             'one of "auto", "mse", "cross_entropy", "binary_cross_entropy"', loss)
     out["loss"] = loss
-    for key, default in (("test_fraction", 0.25), ("validation_fraction", 0.2)):
+    for key, default, low in (("test_fraction", 0.25, "("), ("validation_fraction", 0.2, "[")):
         v = spec.get(key, default)
-        _expect(_is_number(v) and 0 <= v < 1, source, key, "a number in [0, 1)", v)
+        _expect(_is_number(v) and (0 < v < 1 if low == "(" else 0 <= v < 1), source, key, f"a number in {low}0, 1)", v)
         out[key] = float(v)
 
     model = spec.get("model", {})
@@ -222,7 +229,7 @@ def parse_spec(spec: dict, source: str = "spec") -> dict:
     for i, t in enumerate(trainers):
         where = f"{source}: trainers[{i}]"
         kind = t.get("kind")
-        if kind not in TRAINER_KINDS:
+        if not isinstance(kind, str) or kind not in TRAINER_KINDS:
             _fail(f"{where}: kind must be one of {', '.join(TRAINER_KINDS)}, got {kind!r}")
         params = _trainer_params(kind)
         _check_keys(t, {**_TRAINER_META, **params}, where)
@@ -236,11 +243,30 @@ def parse_spec(spec: dict, source: str = "spec") -> dict:
         if lam_as == "weight_decay" and kind != "backprop":
             _fail(f"{where}: lam_as = \"weight_decay\" needs kind = \"backprop\", got {kind!r}")
         settings = {k: _check_setting(where, k, v, params[k]) for k, v in t.items() if k in params}
-        try:
-            TRAINER_KINDS[kind](**settings)
-        except ValueError as exc:
-            _fail(f"{where}: {exc}")
+        if lam_as == "weight_decay" and "weight_decay" in settings:
+            _fail(f"{where}: weight_decay is set by λ when lam_as = \"weight_decay\"; remove the weight_decay key")
+        # with lam_as = "weight_decay" every λ of the grid becomes the trainer's weight_decay: check each
+        for extra in ([{"weight_decay": lam} for lam in out["lambdas"]] if lam_as == "weight_decay" else [{}]):
+            try:
+                TRAINER_KINDS[kind](**settings, **extra)
+            except (ValueError, TypeError, OverflowError) as exc:
+                _fail(f"{where}: {exc}")
         out["trainers"].append({"name": name, "kind": kind, "lam_as": lam_as, "settings": settings})
+
+    # each data set must split with these fractions and suit the loss: find out now, not mid-sweep
+    for d in out["datasets"]:
+        probe = {"dataset": d, "seed": out["seeds"][0], "lam": 0.0, "test_fraction": out["test_fraction"],
+                 "validation_fraction": out["validation_fraction"], "loss": out["loss"], "penalty": out["penalty"],
+                 "l1_ratio": out["l1_ratio"], "model": {"hidden": [], "activation": out["model"]["activation"]},
+                 "trainer": {"lam_as": "penalty"}}
+        try:
+            _dataset(d, probe["seed"], probe["test_fraction"], probe["validation_fraction"])
+        except ValueError as exc:
+            _fail(f"{source}: datasets: {d!r}: {exc}")
+        try:
+            build_problem(probe)
+        except ValueError as exc:
+            _fail(f"{source}: loss {out['loss']!r} does not suit data set {d!r}: {exc}")
     return out
 
 
@@ -384,7 +410,7 @@ def run_one(run: dict) -> dict:
                                  ("test", ds.X_test, ds.y_test))}
     record = {
         "id": run["id"], "sweep": run.get("sweep", ""), "dataset": run["dataset"], "task": ds.task, "trainer": t["name"], "kind": t["kind"],
-        "lam": run["lam"], "lam_as": t["lam_as"], "canonical_lam": canonical_lam(run),
+        "lam": run["lam"], "lam_as": t["lam_as"], "canonical_lam": _number(canonical_lam(run)),
         "penalty": run["penalty"], "seed": run["seed"], "run_seed": run_seed(run["id"]),
         "config": {k: v for k, v in run.items() if k not in ("id", "sweep")},
         "value": _number(res.value), "data_loss": _number(res.data_loss), "penalty_value": _number(res.penalty),
@@ -444,7 +470,7 @@ class _ResultsWriter:
         import fcntl
 
         self.path = folder / RESULTS_FILE
-        self._lock = open(folder / ".lock", "w")
+        self._lock = open(folder / ".lock", "a")  # "a": a refused second sweep changes nothing
         try:
             fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -467,26 +493,79 @@ class _ResultsWriter:
         self._lock.close()
 
 
-def _check_out(out) -> Path:
+def check_out(out) -> Path:
+    """The output folder as a Path, if it is (or can be created as) a writable folder.
+
+    Nothing is created here; ``ValueError`` names the folder and what is wrong.
+    """
     out = Path(out)
     if out.exists() and not out.is_dir():
         _fail(f"out {out}: exists and is not a folder")
-    parent = out if out.exists() else out.parent
-    while not parent.exists():
+    parent = out
+    while not parent.exists() and not parent.is_symlink():
         parent = parent.parent
+    if not parent.is_dir():
+        _fail(f"out {out}: {parent} is not a folder")
     if not os.access(parent, os.W_OK | os.X_OK):
         _fail(f"out {out}: cannot write in {parent}")
     return out
 
 
-def _as_completed(executor, futures):
+def _make_out(out: Path) -> None:
     try:
-        from distributed import Client, as_completed
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"out {out}: cannot create the folder ({exc.strerror or exc})") from None
+
+
+#: How many times a run is resubmitted after its Dask worker died (distributed's KilledWorker).
+RESUBMIT = 1
+
+
+def _dask_client_type():
+    try:
+        from distributed import Client
     except ImportError:
-        Client = None
+        return None
+    return Client
+
+
+def _run_on(executor, pending: list, record) -> None:
+    """Submit every pending run to the executor and pass each record to ``record``
+    as it arrives (in this process); unfinished runs are cancelled on an error."""
+    Client = _dask_client_type()
     if Client is not None and isinstance(executor, Client):
-        return as_completed(futures)
-    return cf.as_completed(futures)
+        from distributed import KilledWorker, as_completed
+
+        def submit(run):  # pure=False: a resubmitted run gets a fresh task key
+            return executor.submit(run_one, run, pure=False)
+
+        futures = {submit(run): (run, 0) for run in pending}
+        arrivals = as_completed(list(futures))
+        try:
+            for fut in arrivals:
+                run, tries = futures.pop(fut)
+                try:
+                    rec = fut.result()
+                except KilledWorker:
+                    if tries >= RESUBMIT:
+                        raise
+                    again = submit(run)
+                    futures[again] = (run, tries + 1)
+                    arrivals.add(again)
+                    continue
+                record(rec)
+        finally:
+            for fut in futures:
+                fut.cancel()
+        return
+    futures = [executor.submit(run_one, run) for run in pending]
+    try:
+        for fut in cf.as_completed(futures):
+            record(fut.result())
+    finally:
+        for fut in futures:
+            fut.cancel()
 
 
 def run_sweep(spec, out, executor=None, progress: bool = True, runs=None) -> list[dict]:
@@ -500,7 +579,8 @@ def run_sweep(spec, out, executor=None, progress: bool = True, runs=None) -> lis
         Output folder (created). Records already there are kept and their runs skipped.
     executor : None, concurrent.futures.Executor or distributed.Client
         None runs serially in this process; otherwise each run is submitted to the
-        executor, and only this process writes the results file.
+        executor, and only this process writes the results file.  On Dask, a run
+        whose worker died too often (``KilledWorker``) is resubmitted once.
     progress : bool
         Show a progress bar (runs done, total, time left).
 
@@ -513,27 +593,25 @@ def run_sweep(spec, out, executor=None, progress: bool = True, runs=None) -> lis
         spec = load_spec(spec)
     else:
         spec = parse_spec(raw_spec(spec) if any("settings" in t for t in spec.get("trainers", [])) else spec)
-    out = _check_out(out)
+    out = check_out(out)
     runs = expand_runs(spec) if runs is None else runs
-    out.mkdir(parents=True, exist_ok=True)
+    _make_out(out)
     writer = _ResultsWriter(out)
     try:
         done = {r["id"]: r for r in writer.records}
         pending = [r for r in runs if r["id"] not in done]
         bar = _progress(len(runs), len(runs) - len(pending), progress)
+
+        def record(rec: dict) -> None:
+            writer.append(rec)
+            done[rec["id"]] = rec
+            bar.update(1)
+
         if executor is None:
             for run in pending:
-                rec = run_one(run)
-                writer.append(rec)
-                done[rec["id"]] = rec
-                bar.update(1)
+                record(run_one(run))
         else:
-            futures = [executor.submit(run_one, run) for run in pending]
-            for fut in _as_completed(executor, futures):
-                rec = fut.result()
-                writer.append(rec)
-                done[rec["id"]] = rec
-                bar.update(1)
+            _run_on(executor, pending, record)
         bar.close()
     finally:
         writer.close()

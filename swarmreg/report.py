@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from . import plots
-from .experiment import RESULTS_FILE, load_results, parse_spec, process_pool, run_sweep
+from .experiment import RESULTS_FILE, check_out, load_results, parse_spec, process_pool, run_sweep
 
 __all__ = ["make_report", "default_specs", "quick_spec", "FIGURES", "write_report_md"]
 
@@ -115,9 +115,9 @@ def make_report(results=None, out="figures", quick: bool = False, jobs: int | No
     -------
     Path of REPORT.md.
     """
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"out {out}: exists and is not a folder")
+    out = check_out(out)
+    if work is not None:
+        check_out(work)
     if jobs is not None and (not isinstance(jobs, int) or jobs < 1):
         raise ValueError(f"jobs must be an integer >= 1, got {jobs!r}")
     if results is not None:
