@@ -251,26 +251,29 @@ class MLP:
         out : ndarray, shape (n_outputs, P, n)
             Receives the logits; returned.
         """
-        layers = self.unpack(thetas)
-        W, b = layers[0]
-        P, d, h = W.shape
-        # [W1ᵀ | b1] of every particle stacked: the first layer is one matrix
-        # product (P·h, d + 1) @ (d + 1, n), bias included
-        A = np.empty((P, h, d + 1), thetas.dtype)
-        A[:, :, :d] = W.transpose(0, 2, 1)
-        A[:, :, d] = b
-        a = (A.reshape(P * h, d + 1) @ XT1).reshape(P, h, XT1.shape[1])
-        if len(layers) == 1:
+        P, n = thetas.shape[0], XT1.shape[1]
+        first, last = self._layers[0], self._layers[-1]
+        d, h = first.fan_in, first.fan_out
+        # The first layer's W (d, h) is followed by its b (h,): per particle one
+        # (d + 1, h) block of theta.  Side by side as B (d + 1, P·h), the first
+        # layer of every particle is one matrix product Bᵀ @ XT1, bias included.
+        B = np.empty((d + 1, P, h), thetas.dtype)
+        np.copyto(B, thetas[:, :first.b_stop].reshape(P, d + 1, h).transpose(1, 0, 2))
+        a = (B.reshape(d + 1, P * h).T @ XT1).reshape(P, h, n)
+        if len(self._layers) == 1:
             out[...] = a.transpose(1, 0, 2)
             return out
-        for W, b in layers[1:-1]:
+        for l in self._layers[1:]:
+            W = thetas[:, l.w_start:l.w_stop].reshape(P, l.fan_in, l.fan_out)
+            b = thetas[:, l.w_stop:l.b_stop]
             activate(self.hidden, a)
-            a = np.matmul(W.transpose(0, 2, 1), a)  # (P, fan_out, n): a small product per particle
-            a += b[:, :, None]
-        W, b = layers[-1]
-        activate(self.hidden, a)
-        np.matmul(W.transpose(0, 2, 1), a, out=out.transpose(1, 0, 2))
-        out += b.T[:, :, None]
+            if l is last:
+                # one small (fan_out, fan_in) @ (fan_in, n) product per particle
+                np.matmul(W.transpose(0, 2, 1), a, out=out.transpose(1, 0, 2))
+                out += b.T[:, :, None]
+            else:
+                a = np.matmul(W.transpose(0, 2, 1), a)
+                a += b[:, :, None]
         return out
 
     def output_activation(self, z: np.ndarray) -> np.ndarray:

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from .model import make_rng
 from .result import HISTORY_COLUMNS, History, TrainResult, weight_stats
 
 __all__ = ["SwarmTrainer", "SwarmState", "TOPOLOGIES", "SWARM_COLUMNS"]
@@ -63,6 +64,8 @@ def _interval(name: str, value) -> tuple[float, float]:
         raise ValueError(f"{name} must be finite, got {value!r}")
     if low >= high:
         raise ValueError(f"{name} needs low < high, got {value!r}")
+    if not math.isfinite(high - low):
+        raise ValueError(f"{name} is too wide: high − low overflows a float, got {value!r}")
     return low, high
 
 
@@ -370,7 +373,7 @@ class SwarmTrainer:
         penalty_value = getattr(objective, "penalty_value", None)
         dtype = np.float32 if getattr(objective, "dtype", None) == np.float32 else np.float64
 
-        rng = np.random.default_rng(seed)
+        rng = make_rng(seed)
         state = init_swarm(rng, P, D, self.init_range, self.bounds, theta0, dtype)
         if self.topology == "ring":
             neighbourhood_best = RingBest(P, D, self.neighbors, dtype)
@@ -400,7 +403,8 @@ class SwarmTrainer:
             value = float(state.personal_best_value[best])
             penalty = float(penalty_value(theta)) if penalty_value is not None else 0.0
             sq, zeros = weight_stats(theta, weight_mask)
-            return {"value": value, "data_loss": value - penalty, "penalty": penalty,
+            return {"value": value, "data_loss": value - penalty if math.isfinite(value) else value,
+                    "penalty": penalty,
                     "weight_sq_norm": sq, "zero_fraction": zeros}
 
         history = History(SWARM_COLUMNS)
