@@ -359,16 +359,22 @@ def plot_decay_trajectory(records, dataset: str | None = None) -> Figure:
     colors = {lam: f"C{i}" for i, lam in enumerate(picks)}
     for j, name in enumerate(names):
         ax = axes[0, j]
+        seen = []
         for lam in picks:
             r = next((r for r in recs if r["trainer"] == name and r["lam"] == lam and r["seed"] == seed), None)
             if r is None:
                 continue
             h = r["history"]
-            ax.plot(h["iteration"], h["weight_sq_norm"], color=colors[lam], label=f"λ = {lam:g}")
+            sq = np.asarray(h["weight_sq_norm"], dtype=float)
+            seen.append(sq[np.isfinite(sq) & (sq > 0)])
+            ax.plot(h["iteration"], sq, color=colors[lam], label=f"λ = {lam:g}")
             envelope = pure_decay(r)
             if envelope is not None and lam > 0:
-                ax.plot(h["iteration"], h["weight_sq_norm"][0] * envelope, color=colors[lam], linestyle=":",
+                ax.plot(h["iteration"], sq[0] * envelope, color=colors[lam], linestyle=":",
                         linewidth=1, label="decay alone" if lam == picks[-1] else None)
+        seen = np.concatenate(seen) if seen else np.array([])
+        if seen.size:  # the trajectories set the scale; the decay-alone curves may leave it
+            ax.set_ylim(seen.min() / 3, seen.max() * 3)
         ax.set_yscale("log")
         ax.set_xlabel("epoch" if _kind(recs, name) == "backprop" else "iteration")
         ax.set_ylabel("Σw² (best particle)" if _kind(recs, name) == "swarm" else "Σw²")
@@ -419,7 +425,8 @@ def _interp_median(curves, grid):
         x, y = x[ok], y[ok]
         if len(x) == 0:
             continue
-        v = np.interp(grid, x, y, left=np.nan, right=np.nan)
+        # before its first row a run has no value; after its last it stays where it stopped
+        v = np.interp(grid, x, y, left=np.nan, right=y[-1])
         ys.append(v)
     if not ys:
         return None
