@@ -43,6 +43,8 @@ from pathlib import Path
 
 import numpy as np
 
+from swarmreg.files import atomic_write
+
 ROOT = Path(__file__).resolve().parent.parent
 
 # Targets by row key: (kind, bound); "max" means ratio <= bound, "min" ratio >= bound.
@@ -61,26 +63,6 @@ TARGETS = {
 
 
 # --------------------------------------------------------------------- helpers
-def write_atomic(path: Path, write) -> None:
-    """Write a file through a temporary file in the same folder and ``os.replace``.
-
-    ``write(tmp_path)`` creates the content at ``tmp_path``.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates the file private
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
 def median(xs) -> float:
     return float(statistics.median(xs))
 
@@ -778,7 +760,7 @@ def plot(res: dict, path: Path) -> None:
     axes[0].set_title("time per iteration vs particles (4-20-3)")
     axes[1].set_title("time per iteration vs samples (4-20-3)")
     fig.tight_layout()
-    write_atomic(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
     plt.close(fig)
 
 
@@ -847,7 +829,7 @@ def main(argv=None) -> int:
     print("growth exponents: " + ", ".join(f"{k} {v['all']:.2f} (upper half {v['upper half']:.2f})"
                                            for k, v in res["growth"]["exponents"].items()))
     text = markdown(res, rows, cfg)
-    write_atomic(out / "BENCHMARKS.md", lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    atomic_write(out / "BENCHMARKS.md", lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
     plot(res, out / "benchmarks.png")
     print(f"wrote {out / 'BENCHMARKS.md'} and {out / 'benchmarks.png'}")
     return 0

@@ -23,44 +23,18 @@ textbook "weight decay" update.
 from __future__ import annotations
 
 import math
-import numbers
 import time
 
 import numpy as np
 
-from .model import make_rng
+from . import checks
 from .objective import RegularizedError
-from .result import HISTORY_COLUMNS, History, TrainResult, weight_stats
+from .result import GRADIENT_COLUMNS, History, TrainResult, weight_stats
 
 __all__ = ["BackpropTrainer", "DECAYS", "L1_MODES"]
 
 DECAYS = ("coupled", "decoupled")
 L1_MODES = ("subgradient", "proximal")
-_COLUMNS = HISTORY_COLUMNS + ("backward_samples",)
-
-
-def _positive_real(name: str, value, allow_zero: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{name} must be a real number, got {value!r}")
-    value = float(value)
-    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
-        bound = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"{name} must be finite and {bound}, got {value!r}")
-    return value
-
-
-def _positive_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ValueError(f"{name} must be an integer, got {value!r}")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {value!r}")
-    return int(value)
-
-
-def _mask_slices(mask: np.ndarray) -> tuple:
-    """The True runs of a boolean mask (n_params,) as slices."""
-    edges = np.flatnonzero(np.diff(np.concatenate(([0], mask.astype(np.int8), [0]))))
-    return tuple(slice(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2]))
 
 
 class _Update:
@@ -75,7 +49,7 @@ class _Update:
         l1 = pen.l1 if pen is not None else 0.0
         l2 = pen.l2 if pen is not None else 0.0
         self.lr, self.mu = trainer.lr, trainer.momentum
-        self.slices = _mask_slices(np.asarray(objective.penalty_mask, dtype=bool))
+        self.slices = objective.penalty_slices
         self.coupled_l2 = l2 if trainer.decay == "coupled" else 0.0
         self.decoupled_l2 = l2 if trainer.decay == "decoupled" else 0.0
         self.subgradient_l1 = l1 if trainer.l1 == "subgradient" else 0.0
@@ -168,17 +142,14 @@ class BackpropTrainer:
     def __init__(self, lr: float = 0.1, epochs: int = 100, batch_size: int | None = None,
                  momentum: float = 0.0, decay: str = "coupled", weight_decay: float = 0.0,
                  l1: str = "subgradient", shuffle: bool = True):
-        self.lr = _positive_real("lr", lr)
-        self.epochs = _positive_int("epochs", epochs)
-        self.batch_size = None if batch_size is None else _positive_int("batch_size", batch_size)
-        if isinstance(momentum, bool) or not isinstance(momentum, numbers.Real) \
-                or not 0.0 <= float(momentum) < 1.0:
-            raise ValueError(f"momentum must be a number in [0, 1), got {momentum!r}")
-        self.momentum = float(momentum)
+        self.lr = checks.real("lr", lr, positive=True)
+        self.epochs = checks.integer("epochs", epochs)
+        self.batch_size = None if batch_size is None else checks.integer("batch_size", batch_size)
+        self.momentum = checks.unit_interval("momentum", momentum)
         if decay not in DECAYS:
             raise ValueError(f"decay={decay!r} is not a decay form; valid: {', '.join(DECAYS)}")
         self.decay = decay
-        self.weight_decay = _positive_real("weight_decay", weight_decay, allow_zero=True)
+        self.weight_decay = checks.real("weight_decay", weight_decay)
         if l1 not in L1_MODES:
             raise ValueError(f"l1={l1!r} is not an L1 mode; valid: {', '.join(L1_MODES)}")
         self.l1 = l1
@@ -232,15 +203,8 @@ class BackpropTrainer:
         if not isinstance(objective, RegularizedError):
             raise ValueError(f"objective must be a RegularizedError, got {type(objective).__name__}")
         model = objective.model
-        init_rng, shuffle_rng = make_rng(seed).spawn(2)
-        if theta0 is None:
-            theta = model.init(init_rng)
-        else:
-            theta = np.array(theta0, dtype=np.float64)
-            if theta.shape != (model.n_params,):
-                raise ValueError(f"theta0 must have shape ({model.n_params},), got {theta.shape}")
-            if not np.all(np.isfinite(theta)):
-                raise ValueError("theta0 holds NaN/inf values")
+        init_rng, shuffle_rng = checks.make_rng(seed).spawn(2)
+        theta = model.init(init_rng) if theta0 is None else checks.start_vector(theta0, model.n_params)
         if callback is not None and not callable(callback):
             raise ValueError(f"callback must be callable, got {callback!r}")
 
@@ -249,7 +213,7 @@ class BackpropTrainer:
         update = _Update(self, objective)
         w_old = theta.copy()
         work = {"forward_samples": 0, "backward_samples": 0}
-        history = History(_COLUMNS)
+        history = History(GRADIENT_COLUMNS)
 
         def evaluate(epoch: int) -> dict:
             """The history row at theta: E, D, R on all n samples (n forward samples)."""

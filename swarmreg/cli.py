@@ -74,7 +74,7 @@ def _build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", default="figures", help="folder for the figures and REPORT.md (default: figures)")
     r.add_argument("--quick", action="store_true", help="a small sweep (under a minute)")
     r.add_argument("--jobs", type=int, default=None, help="local worker processes (default: all cores)")
-    r.add_argument("--work", help="folder for the default sweep's results (default: OUT/sweep)")
+    r.add_argument("--work", help="folder for the built-in sweeps' results (default: runs/report, or runs/report-quick)")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
 

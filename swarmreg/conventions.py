@@ -7,17 +7,18 @@ sum over weights only (not biases).  Its gradient step with learning rate η is
 w ← (1 − ηλ)·w − η·∇D.  Every ``from_…`` function returns this canonical λ;
 its ``to_…`` twin is the inverse.
 
-==========================  ==========================================  ====================
+==========================  ==========================================  ===============================
 convention                  penalty / update as written there           canonical λ
-==========================  ==========================================  ====================
+==========================  ==========================================  ===============================
 Nielsen (λ_N, n samples)    C₀ + (λ_N/2n)·Σw²; w ← (1 − ηλ_N/n)·w − …   λ_N / n
 "n = items in the update"   w ← (1 − ηλ_M/m)·w − η·(mean gradient)      λ_M / m
 scikit-learn MLP (alpha)    loss + alpha/(2·n_batch)·ΣW²                alpha / n_batch (log-loss),
-                                                                        2·alpha / n_batch (squared)
+                                                                        2·alpha / (k·n_batch) (squared,
+                                                                        k outputs)
 PyTorch SGD weight_decay    grad += wd·w (coupled)                      wd
 Keras regularizers.L2(l2)   loss + l2·Σw²                               2·l2
 fixed fraction d per step   w ← w − d·w_old after the SGD step          d·(1 − μ)/η
-==========================  ==========================================  ====================
+==========================  ==========================================  ===============================
 
 Where no exact λ exists
 -----------------------
@@ -39,8 +40,7 @@ Where no exact λ exists
 
 from __future__ import annotations
 
-import math
-import numbers
+from . import checks
 
 __all__ = [
     "from_nielsen", "to_nielsen", "from_minibatch_items", "to_minibatch_items",
@@ -49,39 +49,6 @@ __all__ = [
 ]
 
 SKLEARN_LOSSES = ("mse", "cross_entropy", "binary_cross_entropy")
-
-
-def _strength(name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{name} must be a real number, got {value!r}")
-    value = float(value)
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be finite and >= 0, got {value!r}")
-    return value
-
-
-def _count(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ValueError(f"{name} must be an integer, got {value!r}")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {value!r}")
-    return int(value)
-
-
-def _lr(lr) -> float:
-    if isinstance(lr, bool) or not isinstance(lr, numbers.Real):
-        raise ValueError(f"lr must be a real number, got {lr!r}")
-    lr = float(lr)
-    if not math.isfinite(lr) or lr <= 0:
-        raise ValueError(f"lr must be finite and > 0, got {lr!r}")
-    return lr
-
-
-def _momentum(momentum) -> float:
-    if isinstance(momentum, bool) or not isinstance(momentum, numbers.Real) \
-            or not 0.0 <= float(momentum) < 1.0:
-        raise ValueError(f"momentum must be a number in [0, 1), got {momentum!r}")
-    return float(momentum)
 
 
 # --------------------------------------------------------------- Nielsen
@@ -102,12 +69,12 @@ def from_nielsen(lam: float, n: int) -> float:
     n : int
         Number of training samples (>= 1).
     """
-    return _strength("lam", lam) / _count("n", n)
+    return checks.real("lam", lam) / checks.integer("n", n)
 
 
 def to_nielsen(lam: float, n: int) -> float:
     """λ_N = λ·n, the inverse of :func:`from_nielsen`."""
-    return _strength("lam", lam) * _count("n", n)
+    return checks.real("lam", lam) * checks.integer("n", n)
 
 
 def from_minibatch_items(lam: float, batch_size: int) -> float:
@@ -126,19 +93,19 @@ def from_minibatch_items(lam: float, batch_size: int) -> float:
     batch_size : int
         Items per update (>= 1).
     """
-    return _strength("lam", lam) / _count("batch_size", batch_size)
+    return checks.real("lam", lam) / checks.integer("batch_size", batch_size)
 
 
 def to_minibatch_items(lam: float, batch_size: int) -> float:
     """λ_M = λ·batch_size, the inverse of :func:`from_minibatch_items`."""
-    return _strength("lam", lam) * _count("batch_size", batch_size)
+    return checks.real("lam", lam) * checks.integer("batch_size", batch_size)
 
 
 # ---------------------------------------------------------- scikit-learn
 def _sklearn_factor(n: int, loss: str, n_outputs: int) -> float:
     """canonical λ / alpha."""
-    n = _count("n", n)
-    n_outputs = _count("n_outputs", n_outputs)
+    n = checks.integer("n", n)
+    n_outputs = checks.integer("n_outputs", n_outputs)
     if loss == "cross_entropy":
         return 1.0 / n
     if loss == "mse":
@@ -180,7 +147,7 @@ def from_sklearn_mlp(alpha: float, n: int, loss: str, n_outputs: int = 1) -> flo
     n_outputs : int
         k, the number of output units (irrelevant for cross_entropy).
     """
-    alpha = _strength("alpha", alpha)
+    alpha = checks.real("alpha", alpha)
     return alpha * _sklearn_factor(n, loss, n_outputs)
 
 
@@ -188,7 +155,7 @@ def to_sklearn_mlp(lam: float, n: int, loss: str, n_outputs: int = 1) -> float:
     """alpha = λ / factor, the inverse of :func:`from_sklearn_mlp`
     (alpha = λ·n for cross_entropy, λ·k·n/2 for mse, λ·k·n for
     binary_cross_entropy)."""
-    lam = _strength("lam", lam)
+    lam = checks.real("lam", lam)
     return lam / _sklearn_factor(n, loss, n_outputs)
 
 
@@ -201,12 +168,12 @@ def from_torch_sgd(weight_decay: float) -> float:
     at the first step; w ← w − η·buf): the gradient of (wd/2)·Σw², swarmreg's
     decay="coupled".  Put biases in a parameter group with weight_decay=0.
     """
-    return _strength("weight_decay", weight_decay)
+    return checks.real("weight_decay", weight_decay)
 
 
 def to_torch_sgd(lam: float) -> float:
     """weight_decay = λ, the inverse of :func:`from_torch_sgd`."""
-    return _strength("lam", lam)
+    return checks.real("lam", lam)
 
 
 def from_keras_l2(l2: float) -> float:
@@ -217,12 +184,12 @@ def from_keras_l2(l2: float) -> float:
     averages over all n·k entries, categorical cross-entropy over samples):
     l2·Σw² = (λ/2)·Σw² with λ = 2·l2.
     """
-    return 2.0 * _strength("l2", l2)
+    return 2.0 * checks.real("l2", l2)
 
 
 def to_keras_l2(lam: float) -> float:
     """l2 = λ / 2, the inverse of :func:`from_keras_l2`."""
-    return 0.5 * _strength("lam", lam)
+    return 0.5 * checks.real("lam", lam)
 
 
 # ----------------------------------------------------- fixed decay fraction
@@ -244,9 +211,9 @@ def from_decoupled_fraction(d: float, lr: float, momentum: float = 0.0) -> float
     momentum : float
         μ in [0, 1).
     """
-    return _strength("d", d) * (1.0 - _momentum(momentum)) / _lr(lr)
+    return checks.real("d", d) * (1.0 - checks.unit_interval("momentum", momentum)) / checks.real("lr", lr, positive=True)
 
 
 def to_decoupled_fraction(lam: float, lr: float, momentum: float = 0.0) -> float:
     """d = λ·η / (1 − μ), the inverse of :func:`from_decoupled_fraction`."""
-    return _strength("lam", lam) * _lr(lr) / (1.0 - _momentum(momentum))
+    return checks.real("lam", lam) * checks.real("lr", lr, positive=True) / (1.0 - checks.unit_interval("momentum", momentum))

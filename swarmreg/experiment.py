@@ -41,10 +41,11 @@ import numpy as np
 
 from .backprop import BackpropTrainer
 from .conventions import from_decoupled_fraction
-from .data import load_dataset
-from .model import MLP
+from .data import available, load_dataset
+from .model import HIDDEN_ACTIVATIONS, MLP
 from .objective import RegularizedError, make_penalty
 from .reference import LBFGSTrainer
+from .result import weight_stats
 from .swarm import SwarmTrainer
 
 __all__ = ["load_spec", "parse_spec", "expand_runs", "run_one", "run_sweep", "load_results",
@@ -149,7 +150,6 @@ def parse_spec(spec: dict, source: str = "spec") -> dict:
     out = {"name": spec.get("name", "sweep")}
     _expect(isinstance(out["name"], str), source, "name", "a string", out["name"])
 
-    from .data import available
     datasets = spec["datasets"]
     if isinstance(datasets, str):
         datasets = [datasets]
@@ -217,7 +217,6 @@ def parse_spec(spec: dict, source: str = "spec") -> dict:
                                              for h in hidden),
             source, "model.hidden", "a list of widths >= 1", hidden)
     activation = model.get("activation", "tanh")
-    from .model import HIDDEN_ACTIVATIONS
     _expect(activation in HIDDEN_ACTIVATIONS, source, "model.activation", f"one of {', '.join(HIDDEN_ACTIVATIONS)}",
             activation)
     out["model"] = {"hidden": list(hidden), "activation": activation}
@@ -404,17 +403,20 @@ def run_one(run: dict) -> dict:
     res = trainer.fit(objective, seed=run_seed(run["id"]))
     theta = res.theta
     w = theta[model.weight_mask]
-    scale = float(getattr(ds, "target_scale", 1.0) or 1.0) if ds.task == "regression" else 1.0
+    sq, zeros = weight_stats(theta, model.weight_mask)
+    scale = ds.target_scale if ds.task == "regression" else 1.0
     scores = {name: _split_scores(model, theta, X, y, objective.loss, ds.task, scale)
               for name, X, y in (("train", ds.X_train, ds.y_train), ("val", ds.X_val, ds.y_val),
                                  ("test", ds.X_test, ds.y_test))}
     record = {
-        "id": run["id"], "sweep": run.get("sweep", ""), "dataset": run["dataset"], "task": ds.task, "trainer": t["name"], "kind": t["kind"],
+        "id": run["id"], "sweep": run.get("sweep", ""), "dataset": run["dataset"], "task": ds.task,
+        "trainer": t["name"], "kind": t["kind"],
         "lam": run["lam"], "lam_as": t["lam_as"], "canonical_lam": _number(canonical_lam(run)),
         "penalty": run["penalty"], "seed": run["seed"], "run_seed": run_seed(run["id"]),
         "config": {k: v for k, v in run.items() if k not in ("id", "sweep")},
         "value": _number(res.value), "data_loss": _number(res.data_loss), "penalty_value": _number(res.penalty),
-        "weight_sq_norm": _number(w @ w), "zero_fraction": float(np.mean(w == 0)) if w.size else 0.0,
+        "trainer_config": res.config,
+        "weight_sq_norm": _number(sq), "zero_fraction": zeros,
         "near_zero_fraction": float(np.mean(np.abs(w) < NEAR_ZERO)) if w.size else 0.0,
         "forward_samples": int(res.forward_samples), "backward_samples": int(res.backward_samples),
         "iterations": int(res.iterations), "seconds": float(res.seconds), "status": res.status,
@@ -427,13 +429,24 @@ def run_one(run: dict) -> dict:
     return json.loads(json.dumps(record, default=list))  # plain JSON types only
 
 
+_PINNED = False
+
+
 def _worker_init() -> None:
-    """Pin BLAS to one thread per worker process so workers do not fight over cores."""
-    try:
+    """Pin BLAS to one thread in this worker process (once) so workers do not fight over cores."""
+    global _PINNED
+    if not _PINNED:
         from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl is a dependency
-        return
-    threadpool_limits(1)
+
+        threadpool_limits(1)
+        _PINNED = True
+
+
+def run_pinned(run: dict) -> dict:
+    """:func:`run_one` in a worker with BLAS pinned to one thread; a worker that
+    was restarted mid-sweep (Dask) pins itself at its first run."""
+    _worker_init()
+    return run_one(run)
 
 
 def read_records(path: Path) -> tuple[list[dict], int]:
@@ -476,7 +489,11 @@ class _ResultsWriter:
         except OSError:
             self._lock.close()
             raise ValueError(f"out {folder}: another sweep is writing to this folder") from None
-        self.records, good = read_records(self.path)
+        try:
+            self.records, good = read_records(self.path)
+        except BaseException:
+            self._lock.close()
+            raise
         self._file = open(self.path, "ab")
         if self._file.tell() != good:  # drop a partial last line before appending
             self._file.truncate(good)
@@ -538,7 +555,7 @@ def _run_on(executor, pending: list, record) -> None:
         from distributed import KilledWorker, as_completed
 
         def submit(run):  # pure=False: a resubmitted run gets a fresh task key
-            return executor.submit(run_one, run, pure=False)
+            return executor.submit(run_pinned, run, pure=False)
 
         futures = {submit(run): (run, 0) for run in pending}
         arrivals = as_completed(list(futures))
@@ -559,7 +576,7 @@ def _run_on(executor, pending: list, record) -> None:
             for fut in futures:
                 fut.cancel()
         return
-    futures = [executor.submit(run_one, run) for run in pending]
+    futures = [executor.submit(run_pinned, run) for run in pending]
     try:
         for fut in cf.as_completed(futures):
             record(fut.result())
@@ -568,7 +585,7 @@ def _run_on(executor, pending: list, record) -> None:
             fut.cancel()
 
 
-def run_sweep(spec, out, executor=None, progress: bool = True, runs=None) -> list[dict]:
+def run_sweep(spec, out, executor=None, progress: bool = True) -> list[dict]:
     """Run every pending run of a spec and append its record to ``out/results.jsonl``.
 
     Parameters
@@ -594,26 +611,26 @@ def run_sweep(spec, out, executor=None, progress: bool = True, runs=None) -> lis
     else:
         spec = parse_spec(raw_spec(spec) if any("settings" in t for t in spec.get("trainers", [])) else spec)
     out = check_out(out)
-    runs = expand_runs(spec) if runs is None else runs
+    runs = expand_runs(spec)
     _make_out(out)
     writer = _ResultsWriter(out)
+    done = {r["id"]: r for r in writer.records}
+    pending = [r for r in runs if r["id"] not in done]
+    bar = _progress(len(runs), len(runs) - len(pending), progress)
+
+    def record(rec: dict) -> None:
+        writer.append(rec)
+        done[rec["id"]] = rec
+        bar.update(1)
+
     try:
-        done = {r["id"]: r for r in writer.records}
-        pending = [r for r in runs if r["id"] not in done]
-        bar = _progress(len(runs), len(runs) - len(pending), progress)
-
-        def record(rec: dict) -> None:
-            writer.append(rec)
-            done[rec["id"]] = rec
-            bar.update(1)
-
         if executor is None:
             for run in pending:
                 record(run_one(run))
         else:
             _run_on(executor, pending, record)
-        bar.close()
     finally:
+        bar.close()
         writer.close()
     return [done[r["id"]] for r in runs]
 

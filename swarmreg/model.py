@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import expit
 
+from . import checks
+
 __all__ = ["MLP", "HIDDEN_ACTIVATIONS", "OUTPUT_ACTIVATIONS"]
 
 HIDDEN_ACTIVATIONS = ("tanh", "sigmoid", "relu", "identity")
@@ -186,7 +188,7 @@ class MLP:
         ----------
         seed : None, int or numpy.random.Generator
         """
-        rng = make_rng(seed)
+        rng = checks.make_rng(seed)
         theta = np.zeros(self.n_params)
         for l in self._layers:
             limit = np.sqrt(6.0 / (l.fan_in + l.fan_out))
@@ -315,15 +317,6 @@ class MLP:
             labels = (z > 0).astype(np.int64)
             return labels[..., 0] if self.n_outputs == 1 else labels
         return z
-
-
-def make_rng(seed) -> np.random.Generator:
-    """``np.random.default_rng(seed)``, with a ValueError naming ``seed`` when it is unusable."""
-    try:
-        return np.random.default_rng(seed)
-    except (TypeError, ValueError):
-        raise ValueError(f"seed must be None, an integer >= 0, a SeedSequence or a numpy Generator, "
-                         f"got {seed!r}") from None
 
 
 def check_finite(a: np.ndarray, name: str) -> None:

@@ -9,29 +9,19 @@ through :meth:`RegularizedError.value_and_grad`, the swarm through
 
 from __future__ import annotations
 
-import math
 import numbers
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import expit
 
+from . import checks
 from .model import MLP, activate, activation_derivative, check_finite, softmax
 
 __all__ = ["L2", "L1", "ElasticNet", "RegularizedError", "LOSSES", "make_penalty"]
 
 LOSSES = ("mse", "cross_entropy", "binary_cross_entropy")
 _DEFAULT_LOSS = {"identity": "mse", "softmax": "cross_entropy", "sigmoid": "binary_cross_entropy"}
-
-
-def _check_strength(name: str, value) -> float:
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number, got {value!r}") from None
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be finite and >= 0, got {value!r}")
-    return value
 
 
 def soft_threshold(w: np.ndarray, t: float) -> np.ndarray:
@@ -52,8 +42,8 @@ class ElasticNet:
     l2: float = 0.0
 
     def __post_init__(self):
-        object.__setattr__(self, "l1", _check_strength("l1", self.l1))
-        object.__setattr__(self, "l2", _check_strength("l2", self.l2))
+        object.__setattr__(self, "l1", checks.real("l1", self.l1))
+        object.__setattr__(self, "l2", checks.real("l2", self.l2))
 
     def value(self, w) -> np.ndarray | float:
         """R(w); w of shape (m,) gives a float, (P, m) gives (P,)."""
@@ -97,7 +87,7 @@ class L2(ElasticNet):
     """R(w) = (lam/2)·Σw², gradient lam·w, prox w / (1 + step·lam)."""
 
     def __init__(self, lam: float):
-        super().__init__(l1=0.0, l2=_check_strength("lam", lam))
+        super().__init__(l1=0.0, l2=checks.real("lam", lam))
 
     def __repr__(self) -> str:
         return f"L2(lam={self.l2!r})"
@@ -112,7 +102,7 @@ class L1(ElasticNet):
     """R(w) = lam·Σ|w|, subgradient lam·sign(w), prox = soft-thresholding."""
 
     def __init__(self, lam: float):
-        super().__init__(l1=_check_strength("lam", lam), l2=0.0)
+        super().__init__(l1=checks.real("lam", lam), l2=0.0)
 
     def __repr__(self) -> str:
         return f"L1(lam={self.l1!r})"
@@ -131,7 +121,7 @@ def make_penalty(kind: str | None, lam: float = 0.0, l1_ratio: float = 0.5) -> E
     if kind == "l1":
         return L1(lam)
     if kind == "elastic":
-        lam = _check_strength("lam", lam)
+        lam = checks.real("lam", lam)
         if isinstance(l1_ratio, bool) or not isinstance(l1_ratio, numbers.Real) or not 0.0 <= l1_ratio <= 1.0:
             raise ValueError(f"l1_ratio must lie in [0, 1], got {l1_ratio!r}")
         return ElasticNet(l1=lam * l1_ratio, l2=lam * (1.0 - l1_ratio))
@@ -162,7 +152,9 @@ class RegularizedError:
     dtype : numpy float dtype
         Precision of the forward evaluation (float64 or float32).
     max_memory : int
-        Bytes of temporary memory :meth:`batch` may use per chunk.
+        Bytes of temporary memory :meth:`batch` may use per chunk; it uses at
+        most min(max_memory, 16 MiB), since larger chunks gain nothing per sample
+        and push the swarm's own arrays out of the caches.
     """
 
     def __init__(self, model: MLP, X, y, loss: str | None = None, penalty=None,
@@ -243,9 +235,9 @@ class RegularizedError:
         self.penalty_mask = np.ones(model.n_params, bool) if self.regularize_bias else model.weight_mask
         # Penalized parameters as contiguous slices: faster than a boolean mask.
         if self.regularize_bias:
-            self._pen_slices = (slice(0, model.n_params),)
+            self.penalty_slices = (slice(0, model.n_params),)
         else:
-            self._pen_slices = tuple(slice(l.w_start, l.w_stop) for l in model._layers)
+            self.penalty_slices = tuple(slice(l.w_start, l.w_stop) for l in model._layers)
         self._onehot = None
         if loss == "cross_entropy":
             self._onehot = np.zeros((self.n_samples, k), dtype)
@@ -301,9 +293,12 @@ class RegularizedError:
 
     def penalty_value(self, theta) -> np.ndarray | float:
         """R at theta (n_params,) → float, or at a stack (P, n_params) → (P,)."""
+        if np.shape(theta)[-1:] != (self.n_params,):
+            raise ValueError(f"theta must have shape ({self.n_params},) or (P, {self.n_params}), "
+                             f"got {np.shape(theta)}")
         if self.penalty is None:
             return 0.0 if np.ndim(theta) == 1 else np.zeros(np.shape(theta)[0])
-        r = sum(self.penalty.value(theta[..., s]) for s in self._pen_slices)
+        r = sum(self.penalty.value(theta[..., s]) for s in self.penalty_slices)
         return float(r) if np.ndim(theta) == 1 else np.asarray(r, dtype=float)
 
     def weight_sq_norm(self, theta) -> float:
@@ -385,8 +380,8 @@ class RegularizedError:
     def batch_data_loss(self, thetas) -> np.ndarray:
         """D for every row of thetas (P, n_params) → (P,), chunked in memory."""
         thetas = self.model.check_theta(thetas, "thetas")
-        if thetas.ndim != 2:
-            raise ValueError(f"thetas must have shape (P, {self.n_params}), got {thetas.shape}")
+        if thetas.ndim != 2 or thetas.shape[0] == 0:
+            raise ValueError(f"thetas must have shape (P, {self.n_params}) with P >= 1, got {thetas.shape}")
         thetas = thetas.astype(self.dtype, copy=False)
         P, n, k = thetas.shape[0], self.n_samples, self.model.n_outputs
         pc, sc = self._chunks(P)
@@ -441,8 +436,8 @@ class RegularizedError:
             rows = np.asarray(rows)
             if rows.ndim != 1:
                 raise ValueError(f"rows must be a 1-D array of sample indices, got shape {rows.shape}")
-            if rows.size and (rows.dtype.kind not in "iu" or rows.min() < -self.n_samples
-                              or rows.max() >= self.n_samples):
+            if rows.dtype.kind not in "iu" or (rows.size and (rows.min() < -self.n_samples
+                                                              or rows.max() >= self.n_samples)):
                 raise ValueError(f"rows must be sample indices in 0..{self.n_samples - 1}")
             X = self.X[rows]
         m = X.shape[0]
@@ -503,7 +498,7 @@ class RegularizedError:
         theta = np.asarray(theta, dtype=float)
         r = 0.0
         if self.penalty is not None:
-            for s in self._pen_slices:
+            for s in self.penalty_slices:
                 r += float(self.penalty.value(theta[s]))
                 grad[s] += self.penalty.grad(theta[s])
         return d + r, grad

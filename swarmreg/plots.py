@@ -15,6 +15,9 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import SymmetricalLogLocator
 
+from .data import load_dataset, sine_curve
+from .model import MLP
+
 __all__ = [
     "plot_lambda_error", "plot_weight_norm", "plot_objective_gap", "plot_l1_sparsity", "plot_fits",
     "plot_decay_trajectory", "plot_convention_shift", "plot_convergence",
@@ -258,18 +261,18 @@ def plot_l1_sparsity(records) -> Figure:
     return fig
 
 
-def _fit_curve(record, x):
-    """The fitted function of a 1-input regression record on raw inputs x (m,)."""
-    from .data import load_dataset
-    from .model import MLP
-
+def _fit_problem(record):
+    """The data set split and the network of a 1-input regression record."""
     cfg = record["config"]
     ds = load_dataset(record["dataset"], seed=cfg["seed"], test_fraction=cfg["test_fraction"],
                       validation_fraction=cfg["validation_fraction"])
-    model = MLP((1, *cfg["model"]["hidden"], 1), hidden=cfg["model"]["activation"])
-    xs = ds.scale_features(x[:, None])
-    y = model.forward(np.array(record["theta"], dtype=float), xs)[:, 0]
-    return ds, ds.unscale_target(y)
+    return ds, MLP((1, *cfg["model"]["hidden"], 1), hidden=cfg["model"]["activation"])
+
+
+def _fit_curve(record, ds, model, x):
+    """The fitted function of the record on raw inputs x (m,), in raw target units."""
+    y = model.forward(np.array(record["theta"], dtype=float), ds.scale_features(x[:, None]))[:, 0]
+    return ds.unscale_target(y)
 
 
 def plot_fits(records, dataset: str = "sine") -> Figure:
@@ -281,8 +284,6 @@ def plot_fits(records, dataset: str = "sine") -> Figure:
     seed = min(r["seed"] for r in recs)
     names = trainer_names(recs)
     fig, axes = _grid(1, len(names), width=3.8)
-    from .data import sine_curve
-
     for j, name in enumerate(names):
         ax = axes[0, j]
         rs = [r for r in recs if r["trainer"] == name and r["seed"] == seed]
@@ -291,21 +292,17 @@ def plot_fits(records, dataset: str = "sine") -> Figure:
             continue
         best = best_lambda(recs, name, dataset)
         chosen = [(lams[0], "λ = 0" if lams[0] == 0 else f"λ = {lams[0]:g}"),
-                  (best, f"best λ = {best:g}"), (lams[-1], f"large λ = {lams[-1]:g}")]
-        ds = None
+                  (best, f"best λ = {best:g}" if best is not None else ""), (lams[-1], f"large λ = {lams[-1]:g}")]
+        chosen = [(lam, label) for lam, label in chosen if lam is not None]
+        ds, model = _fit_problem(rs[0])  # the seed's split, the same for every λ
+        grid = np.linspace(ds.raw_X_train.min(), ds.raw_X_train.max(), 300)
         for lam, label in chosen:
             r = next((r for r in rs if r["lam"] == lam), None)
-            if r is None:
-                continue
-            ds, _ = _fit_curve(r, np.zeros(1))
-            lo, hi = ds.raw_X_train.min(), ds.raw_X_train.max()
-            grid = np.linspace(lo, hi, 300)
-            _, y = _fit_curve(r, grid)
-            ax.plot(grid, y, label=label)
-        if ds is not None:
-            grid = np.linspace(ds.raw_X_train.min(), ds.raw_X_train.max(), 300)
+            if r is not None:
+                ax.plot(grid, _fit_curve(r, ds, model, grid), label=label)
+        if dataset == "sine":
             ax.plot(grid, sine_curve(grid), color="gray", linestyle=":", label="true curve")
-            ax.plot(ds.raw_X_train[:, 0], ds.unscale_target(ds.y_train), "ko", markersize=4, label="training data")
+        ax.plot(ds.raw_X_train[:, 0], ds.unscale_target(ds.y_train), "ko", markersize=4, label="training data")
         ax.set_xlabel("x")
         ax.set_ylabel("y")
         ax.set_title(_label(recs, name))
@@ -320,7 +317,7 @@ def pure_decay(record):
 
     Returns None for records that are not coupled-L2 backprop.
     """
-    settings = record["config"]["trainer"]["settings"]
+    settings = record.get("trainer_config") or record["config"]["trainer"]["settings"]
     if record["kind"] != "backprop" or record.get("penalty") != "l2" or record.get("lam_as") != "penalty" \
             or settings.get("decay", "coupled") != "coupled" or settings.get("weight_decay", 0.0):
         return None

@@ -16,17 +16,16 @@ exact zero, as the lasso solution has it.
 from __future__ import annotations
 
 import math
-import numbers
 import time
 
 import numpy as np
 from scipy.optimize import minimize
 
-from .result import HISTORY_COLUMNS, History, TrainResult, weight_stats
+from . import checks
+from .result import GRADIENT_COLUMNS, History, TrainResult, weight_stats
 
 __all__ = ["LBFGSTrainer"]
 
-_COLUMNS = HISTORY_COLUMNS + ("backward_samples",)
 
 
 class _Problem:
@@ -123,12 +122,8 @@ class LBFGSTrainer:
     name = "lbfgs"
 
     def __init__(self, max_iter: int = 1000, tol: float = 1e-10):
-        if isinstance(max_iter, bool) or not isinstance(max_iter, numbers.Integral) or max_iter < 1:
-            raise ValueError(f"max_iter must be an integer >= 1, got {max_iter!r}")
-        self.max_iter = int(max_iter)
-        if isinstance(tol, bool) or not isinstance(tol, numbers.Real) or not math.isfinite(tol) or tol <= 0:
-            raise ValueError(f"tol must be a finite number > 0, got {tol!r}")
-        self.tol = float(tol)
+        self.max_iter = checks.integer("max_iter", max_iter)
+        self.tol = checks.real("tol", tol, positive=True)
 
     @property
     def config(self) -> dict:
@@ -171,17 +166,10 @@ class LBFGSTrainer:
                                  f"got {type(objective).__name__}")
         model = objective.model
         D = objective.n_params
-        if theta0 is None:
-            theta0 = model.init(seed)
-        else:
-            theta0 = np.array(theta0, dtype=float)
-            if theta0.shape != (D,):
-                raise ValueError(f"theta0 must have shape ({D},), got {theta0.shape}")
-            if not np.all(np.isfinite(theta0)):
-                raise ValueError("theta0 holds NaN/inf values")
+        theta0 = model.init(seed) if theta0 is None else checks.start_vector(theta0, D)
         n = objective.n_samples
         problem = _Problem(objective, theta0)
-        history = History(_COLUMNS)
+        history = History(GRADIENT_COLUMNS)
 
         def record(iteration: int, theta: np.ndarray, data: float, penalty: float) -> dict:
             sq, zeros = weight_stats(theta, model.weight_mask)

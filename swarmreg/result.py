@@ -7,11 +7,13 @@ from dataclasses import dataclass, field, fields
 
 import numpy as np
 
-__all__ = ["TrainResult", "History", "STATUSES", "HISTORY_COLUMNS"]
+__all__ = ["TrainResult", "History", "STATUSES", "HISTORY_COLUMNS", "GRADIENT_COLUMNS"]
 
 STATUSES = ("max_iter", "converged", "stalled", "diverged", "stopped")
 HISTORY_COLUMNS = ("iteration", "value", "data_loss", "penalty", "weight_sq_norm",
                    "zero_fraction", "forward_samples", "seconds")
+# the columns of trainers that also back-propagate
+GRADIENT_COLUMNS = HISTORY_COLUMNS + ("backward_samples",)
 
 
 def _json_number(x):

@@ -20,14 +20,13 @@ the moving parts in :class:`SwarmState`, which is updated in place.
 from __future__ import annotations
 
 import math
-import numbers
 import time
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from .model import make_rng
+from . import checks
 from .result import HISTORY_COLUMNS, History, TrainResult, weight_stats
 
 __all__ = ["SwarmTrainer", "SwarmState", "TOPOLOGIES", "SWARM_COLUMNS"]
@@ -37,23 +36,6 @@ SWARM_COLUMNS = HISTORY_COLUMNS + ("mean_personal_best", "diversity")
 
 
 # ------------------------------------------------------------------- settings
-def _real(name: str, value, *, positive: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{name} must be a real number, got {value!r}")
-    value = float(value)
-    if not math.isfinite(value) or value < 0 or (positive and value == 0):
-        raise ValueError(f"{name} must be finite and {'> 0' if positive else '>= 0'}, got {value!r}")
-    return value
-
-
-def _integer(name: str, value, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ValueError(f"{name} must be an integer, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
-    return int(value)
-
-
 def _interval(name: str, value) -> tuple[float, float]:
     try:
         low, high = value
@@ -278,15 +260,15 @@ class SwarmTrainer:
                  c1: float = 1.49618, c2: float = 1.49618, topology: str = "global", neighbors: int = 1,
                  bounds=(-10.0, 10.0), init_range=(-1.0, 1.0), v_max: float | None = None,
                  tol: float = 0.0, patience: int | None = None):
-        self.particles = _integer("particles", particles, 2)
-        self.iterations = _integer("iterations", iterations, 1)
-        self.inertia = _real("inertia", inertia)
-        self.c1 = _real("c1", c1)
-        self.c2 = _real("c2", c2)
+        self.particles = checks.integer("particles", particles, 2)
+        self.iterations = checks.integer("iterations", iterations, 1)
+        self.inertia = checks.real("inertia", inertia)
+        self.c1 = checks.real("c1", c1)
+        self.c2 = checks.real("c2", c2)
         if topology not in TOPOLOGIES:
             raise ValueError(f"topology={topology!r} is not a topology; valid: {', '.join(TOPOLOGIES)}")
         self.topology = topology
-        self.neighbors = _integer("neighbors", neighbors, 1)
+        self.neighbors = checks.integer("neighbors", neighbors, 1)
         if topology == "ring" and 2 * self.neighbors + 1 > self.particles:
             raise ValueError(
                 f"neighbors={neighbors} is too large for {self.particles} particles: "
@@ -297,9 +279,9 @@ class SwarmTrainer:
         if self.bounds is not None and not (self.bounds[0] <= self.init_range[0]
                                             and self.init_range[1] <= self.bounds[1]):
             raise ValueError(f"init_range={init_range!r} must lie within bounds={bounds!r}")
-        self.v_max = None if v_max is None else _real("v_max", v_max, positive=True)
-        self.tol = _real("tol", tol)
-        self.patience = None if patience is None else _integer("patience", patience, 1)
+        self.v_max = None if v_max is None else checks.real("v_max", v_max, positive=True)
+        self.tol = checks.real("tol", tol)
+        self.patience = None if patience is None else checks.integer("patience", patience, 1)
 
     @property
     def config(self) -> dict:
@@ -357,14 +339,10 @@ class SwarmTrainer:
             raise ValueError(f"callback must be callable, got {callback!r}")
         if not (hasattr(objective, "n_params") and callable(getattr(objective, "batch", None))):
             raise ValueError(f"objective must have n_params and batch(thetas), got {type(objective).__name__}")
-        D = _integer("objective.n_params", objective.n_params, 1)
+        D = checks.integer("objective.n_params", objective.n_params, 1)
         P = self.particles
         if theta0 is not None:
-            theta0 = np.array(theta0, dtype=float)
-            if theta0.shape != (D,):
-                raise ValueError(f"theta0 must have shape ({D},), got {theta0.shape}")
-            if not np.all(np.isfinite(theta0)):
-                raise ValueError("theta0 holds NaN/inf values")
+            theta0 = checks.start_vector(theta0, D)
             if self.bounds is not None and not np.all((theta0 >= self.bounds[0]) & (theta0 <= self.bounds[1])):
                 raise ValueError(f"theta0 lies outside bounds={self.bounds}")
         samples = int(getattr(objective, "n_samples", 1))
@@ -373,7 +351,7 @@ class SwarmTrainer:
         penalty_value = getattr(objective, "penalty_value", None)
         dtype = np.float32 if getattr(objective, "dtype", None) == np.float32 else np.float64
 
-        rng = make_rng(seed)
+        rng = checks.make_rng(seed)
         state = init_swarm(rng, P, D, self.init_range, self.bounds, theta0, dtype)
         if self.topology == "ring":
             neighbourhood_best = RingBest(P, D, self.neighbors, dtype)

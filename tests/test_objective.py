@@ -506,3 +506,15 @@ def test_theta_of_wrong_length():
         obj(np.zeros((2, n)))
     with pytest.raises(ValueError, match=r"rows"):
         obj.value_and_grad(np.zeros(n), rows=np.array([], dtype=int))
+
+
+def test_empty_and_misshapen_inputs_name_the_argument():
+    model = MLP((2, 3, 1))
+    obj = RegularizedError(model, np.ones((4, 2)), np.ones(4), penalty=L2(0.1))
+    theta = model.init(0)
+    with pytest.raises(ValueError, match="rows"):
+        obj.value_and_grad(theta, rows=[])
+    with pytest.raises(ValueError, match="thetas"):
+        obj.batch(np.zeros((0, model.n_params)))
+    with pytest.raises(ValueError, match="theta must have shape"):
+        obj.penalty_value(np.zeros(3))
