@@ -99,6 +99,17 @@ def _label(records, name):
     return f"{name} (reference)" if _kind(records, name) == REFERENCE_KIND else name
 
 
+def _trainer_lines(ax, recs, key: str) -> dict:
+    """One median line (with its IQR band) of ``key`` against λ per trainer;
+    returns the drawn lines by trainer name."""
+    lines = {}
+    for name in trainer_names(recs):
+        xs, med, q1, q3 = summarize([r for r in recs if r["trainer"] == name], key)
+        if len(xs):
+            lines[name] = (xs, med, _line(ax, xs, med, q1, q3, _label(recs, name), **_style(recs, name)))
+    return lines
+
+
 def _lam_axis(ax, lams, label="λ"):
     """symlog x axis with a linear part below the smallest positive λ, so λ = 0 shows."""
     pos = [v for v in lams if v > 0]
@@ -155,12 +166,7 @@ def plot_lambda_error(records) -> Figure:
         recs = [r for r in records if r["dataset"] == ds]
         for j, split in enumerate(("train", "val", "test")):
             ax = axes[i, j]
-            for name in trainer_names(recs):
-                rs = [r for r in recs if r["trainer"] == name]
-                xs, med, q1, q3 = summarize(rs, f"{split}_loss")
-                if not len(xs):
-                    continue
-                line = _line(ax, xs, med, q1, q3, _label(recs, name), **_style(recs, name))
+            for name, (xs, med, line) in _trainer_lines(ax, recs, f"{split}_loss").items():
                 best = best_lambda(recs, name, ds)
                 if best is not None and best in xs:
                     k = int(np.flatnonzero(xs == best)[0])
@@ -186,10 +192,7 @@ def plot_weight_norm(records) -> Figure:
     fig, axes = _panel_grid(len(datasets))
     for ax, ds in zip(axes, datasets):
         recs = [r for r in records if r["dataset"] == ds]
-        for name in trainer_names(recs):
-            xs, med, q1, q3 = summarize([r for r in recs if r["trainer"] == name], "weight_sq_norm")
-            if len(xs):
-                _line(ax, xs, med, q1, q3, _label(recs, name), **_style(recs, name))
+        _trainer_lines(ax, recs, "weight_sq_norm")
         _lam_axis(ax, [r["lam"] for r in recs])
         ax.set_yscale("log")
         ax.set_ylabel("Σw² of the solution (weights only)")
@@ -221,10 +224,7 @@ def plot_objective_gap(records) -> Figure:
     fig, axes = _panel_grid(len(datasets))
     for ax, ds in zip(axes, datasets):
         recs = [r for r in gaps if r["dataset"] == ds]
-        for name in trainer_names(recs):
-            xs, med, q1, q3 = summarize([r for r in recs if r["trainer"] == name], "gap")
-            if len(xs):
-                _line(ax, xs, med, q1, q3, name)
+        _trainer_lines(ax, recs, "gap")
         ax.axhline(0.0, **_REF_STYLE, linewidth=1, label="reference (L-BFGS)")
         _lam_axis(ax, [r["lam"] for r in recs])
         # linear within ±1e-6 (numerically equal), then one tick every two decades
@@ -248,10 +248,7 @@ def plot_l1_sparsity(records) -> Figure:
         recs = [r for r in records if r["dataset"] == ds]
         for j, (key, title) in enumerate((("zero_fraction", "exactly zero"), ("near_zero_fraction", "|w| < 1e-3"))):
             ax = axes[i, j]
-            for name in trainer_names(recs):
-                xs, med, q1, q3 = summarize([r for r in recs if r["trainer"] == name], key)
-                if len(xs):
-                    _line(ax, xs, med, q1, q3, _label(recs, name), **_style(recs, name))
+            _trainer_lines(ax, recs, key)
             _lam_axis(ax, [r["lam"] for r in recs], "λ (L1)")
             ax.set_ylim(-0.03, 1.03)
             ax.set_ylabel(f"fraction of weights {title}")
