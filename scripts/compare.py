@@ -13,14 +13,11 @@ import sys
 
 import numpy as np
 
-from swarmreg.experiment import expand_runs, parse_spec, run_one
+from swarmreg.experiment import expand_runs, parse_spec, raw_spec, run_one
+from swarmreg.report import default_specs
 
-TRAINERS = [
-    {"name": "backprop", "kind": "backprop", "lr": 0.05, "momentum": 0.9, "batch_size": 16, "epochs": 300},
-    {"name": "swarm-global", "kind": "swarm", "particles": 40, "iterations": 1500},
-    {"name": "swarm-ring", "kind": "swarm", "particles": 40, "iterations": 1500, "topology": "ring", "neighbors": 2},
-    {"name": "lbfgs", "kind": "lbfgs", "max_iter": 3000},
-]
+# the trainer configurations of the report's main sweep (swarmreg/specs/report-l2.toml)
+TRAINERS = raw_spec(default_specs()[0])["trainers"]
 
 
 def main(argv=None) -> int:

@@ -137,3 +137,22 @@ def test_transition_lambda_interpolates_on_log_lambda():
     assert report.transition_lambda(xs, med, 5.0) is None
     assert report.transition_lambda(xs, med, 0.5) is None          # reached already at λ = 0
     assert report.transition_lambda(xs, med, 1.5) == pytest.approx(10 ** -1.5)
+
+
+def test_compare_script_prints_one_consistent_row_per_trainer(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parent.parent / "scripts" / "compare.py"
+    out = subprocess.run([sys.executable, str(script), "--dataset", "sine", "--seeds", "1", "--lam", "0.01"],
+                         capture_output=True, text=True, cwd=tmp_path, check=True).stdout
+    rows = [line.split() for line in out.splitlines()[2:]]
+    assert [r[0] for r in rows] == [t["name"] for t in report.default_specs()[0]["trainers"]]
+    for r in rows:
+        e, d, pen = float(r[1]), float(r[2]), float(r[3])
+        assert e == pytest.approx(d + pen, rel=1e-3)        # E = D + R, to the printed digits
+        assert pen == pytest.approx(0.01 / 2 * float(r[4]), rel=1e-3)  # R = (λ/2)·Σw²
+    bad = subprocess.run([sys.executable, str(script), "--dataset", "nope"], capture_output=True, text=True,
+                         cwd=tmp_path)
+    assert bad.returncode == 2 and "nope" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
