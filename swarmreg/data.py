@@ -24,6 +24,7 @@ a synthetic set's samples are those of ``make_<name>(..., seed=seed)``, i.e. dra
 from __future__ import annotations
 
 import csv
+import decimal
 import inspect
 import io
 import math
@@ -435,6 +436,42 @@ def _parse_number(cell: str, where: str, line: int, column: str) -> float:
     raise ValueError(f"{at}: non-numeric value {_short(s)}")
 
 
+def _exact_level(cell: str):
+    """Exact value of a number cell and its class name; spellings of one number ("1", "1.0", "1e0") agree.
+
+    ``cell`` matches ``_NUMBER`` and its float is finite (so an integer has at most 309 digits).
+
+    Returns
+    -------
+    value : decimal.Decimal or None
+        The cell's value, exactly (a float64 merges integers above 2**53); None for a nonzero value too
+        small for ``decimal`` (an exponent beyond -10**18), which is then not integral.
+    name : str or None
+        An integer written out in full ("1e30" gives "1" and 30 zeros); any other value without trailing
+        zeros, in ``decimal``'s notation with a lower-case "e" ("0.50" gives "0.5", "1e-7" stays "1e-7").
+    integral : bool
+    """
+    try:
+        value = decimal.Decimal(cell)
+    except decimal.InvalidOperation:
+        # exponent out of decimal's range; the float is finite, so this is 0 or a nonzero speck below 1e-323
+        if not re.search(r"[1-9]", re.split(r"[eE]", cell)[0]):
+            return decimal.Decimal(0), "0", True
+        return None, None, False
+    sign, digits, exponent = value.as_tuple()
+    text = "".join(map(str, digits)).lstrip("0")
+    if not text:
+        return value, "0", True  # "-0" and "0.00" are 0
+    stripped = text.rstrip("0")
+    exponent += len(text) - len(stripped)
+    minus = "-" if sign else ""
+    if exponent >= 0:
+        # the caller has rejected cells whose float overflows, so this is at most 309 digits
+        return value, minus + stripped + "0" * exponent, True
+    name = str(decimal.Decimal((sign, tuple(map(int, stripped)), exponent))).replace("E", "e")
+    return value, name, False
+
+
 def _read_table(data: bytes, where: str, target: str):
     """Parse CSV bytes with a header row.
 
@@ -526,14 +563,22 @@ def _target_values(cells, lines, where, target, task):
                          f"{_short(cells[i])} in a regression target")
     if numeric:
         values = np.array([_parse_number(c, where, ln, target) for c, ln in zip(cells, lines)])
+        # levels from the cell text, not the floats: 2**53 and 2**53 + 1 are one float but two labels
+        exact = [_exact_level(c) for c in cells]
+        levels = {value: (name, integral) for value, name, integral in exact}
         if task is None:
-            levels = np.unique(values)
-            integral = all(float(v).is_integer() for v in levels)
+            integral = all(i for _, i in levels.values())
             task = "classification" if integral and len(levels) <= MAX_CLASSIFICATION_LEVELS else "regression"
         if task == "regression":
             return task, values, ()
-        levels, y = np.unique(values, return_inverse=True)
-        names = tuple(str(int(v)) if float(v).is_integer() else repr(float(v)) for v in levels)
+        if None in levels:
+            i = next(i for i, (value, _, _) in enumerate(exact) if value is None)
+            raise ValueError(f"{where}: line {lines[i]}, column {_short(target)}: value {_short(cells[i])} has an "
+                             "exponent too large to compare exactly as a class label")
+        order = sorted(levels)
+        index = {value: k for k, value in enumerate(order)}
+        y = np.array([index[value] for value, _, _ in exact])
+        names = tuple(levels[value][0] for value in order)
     else:
         task = "classification"
         index = {}

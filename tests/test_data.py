@@ -7,6 +7,7 @@ import io
 import os
 import re
 from collections import Counter
+from decimal import Decimal
 from importlib import resources
 
 import numpy as np
@@ -345,6 +346,8 @@ CSV_ERRORS = [
     ("a,y\n1,0\n1_000,1\n", {}, ["line 3", "non-numeric", "'1_000'"]),
     ("a,y\n1,0\n2,0\n3,1\n", {"test_fraction": 0.9}, ["test_fraction", "no training sample", "class '0'"]),
     ("a,y\n1,5.5\n", {}, ["too few samples"]),
+    ("a,y\n1,0\n2,1e-99999999999999999999\n3,1\n", {"task": "classification"},
+     ["line 3", "column 'y'", "'1e-99999999999999999999'", "class label"]),
 ]
 
 
@@ -419,6 +422,67 @@ def test_csv_task_inference(tmp_path, values, task, expected_task, names):
             assert float(name) == float(cell) if numeric else name == cell
     else:
         np.testing.assert_allclose(np.sort(reassembled(ds)[:, 1]), np.sort(np.array(values, dtype=float)), atol=1e-12)
+
+
+def labels_by_row(ds):
+    """{row index: class name} of a CSV whose first feature is the row's index."""
+    f = np.rint(reassembled(ds)[:, 0]).astype(int)
+    y = np.concatenate([ds.y_train, ds.y_val, ds.y_test])
+    return {int(i): ds.class_names[k] for i, k in zip(f, y)}
+
+
+def indexed_csv(cells, header="f,t"):
+    """A two-column CSV: the row index, then the cell."""
+    return header + "\n" + "\n".join(f"{i},{c}" for i, c in enumerate(cells)) + "\n"
+
+
+def test_csv_integer_labels_above_2_53_stay_distinct(tmp_path):
+    # 2**53 and 2**53 + 1 are one float64, but two different labels
+    cells = ["1", "9007199254740992", "9007199254740993"] * 4
+    ds = load_csv(write(tmp_path, indexed_csv(cells)), "t")
+    assert ds.task == "classification" and ds.class_names == ("1", "9007199254740992", "9007199254740993")
+    assert labels_by_row(ds) == dict(enumerate(cells))
+
+
+def test_csv_integer_label_names_are_the_files_integers(tmp_path):
+    # 10**30 spelled three ways is one class, named by the exact integer (not the float's 1e30 + 19884624838656)
+    cells = ["0", "1000000000000000000000000000000", "1e30", "-0", "1.000E+30", "0.0"] * 3
+    ds = load_csv(write(tmp_path, indexed_csv(cells)), "t")
+    assert ds.task == "classification" and ds.class_names == ("0", "1000000000000000000000000000000")
+    assert labels_by_row(ds) == {i: "0" if float(c) == 0 else ds.class_names[1] for i, c in enumerate(cells)}
+
+
+@pytest.mark.parametrize("cells, names", [
+    (["0.1", "0.10000000000000001", "0.2"] * 4, ("0.1", "0.10000000000000001", "0.2")),  # two values, one float
+    (["0.50", ".5", "5e-1", "+1.5", "15E-1", "1.50"] * 2, ("0.5", "1.5")),
+    (["2.5e-7", "1e-7", "-3"] * 4, ("-3", "1e-7", "2.5e-7")),
+    ([str(2**60 + i) for i in range(25)] * 2, tuple(str(2**60 + i) for i in range(25))),
+])
+def test_csv_forced_classification_uses_exact_values(tmp_path, cells, names):
+    ds = load_csv(write(tmp_path, indexed_csv(cells)), "t", task="classification")
+    assert ds.task == "classification" and ds.class_names == names
+    exact = {i: names[sorted(set(map(Decimal, cells))).index(Decimal(c))] for i, c in enumerate(cells)}
+    assert labels_by_row(ds) == exact
+
+
+SPELLINGS = ("{}", "{}.0", "{}e0", "{}0e-1", "{}.000E+0")
+
+
+@settings(max_examples=60, deadline=None)
+@given(values=st.sets(st.one_of(st.integers(-50, 50), st.integers(2**53 - 3, 2**53 + 3),
+                                st.integers(-10**300, 10**300)), min_size=2, max_size=30),
+       draw=st.data())
+def test_distinct_integer_labels_give_exactly_those_classes_ascending(fuzz_file, values, draw):
+    values = sorted(values)
+    rows = [v for v in values for _ in range(2)]
+    rows = draw.draw(st.permutations(rows))
+    cells = [draw.draw(st.sampled_from(SPELLINGS)).format(v) for v in rows]
+    fuzz_file.write_text(indexed_csv(cells))
+    # up to MAX_CLASSIFICATION_LEVELS the task is inferred; beyond, it is forced
+    task = None if len(values) <= data.MAX_CLASSIFICATION_LEVELS else "classification"
+    ds = load_csv(fuzz_file, "t", task=task)
+    assert ds.task == "classification" and ds.class_names == tuple(str(v) for v in values)
+    assert labels_by_row(ds) == {i: str(v) for i, v in enumerate(rows)}
 
 
 # ----------------------------------------------------------------------------------------------------------
