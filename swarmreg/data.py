@@ -31,6 +31,7 @@ import math
 import numbers
 import os
 import re
+import warnings
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -62,6 +63,8 @@ MAX_CLASSIFICATION_LEVELS = 20
 # Plain ASCII decimal numbers only (no underscores, no non-ASCII digits); nan/inf spelled out are rejected.
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\Z", re.ASCII)
 _NONFINITE = re.compile(r"[+-]?(?:nan|inf|infinity)\Z", re.ASCII | re.IGNORECASE)
+# An integer written out (no exponent): "123", "-4.", "5.00". Cells in exponent notation read as floats.
+_INTEGER = re.compile(r"[+-]?\d+(?:\.0*)?\Z", re.ASCII)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -547,6 +550,29 @@ def _read_table(data: bytes, where: str, target: str):
     return feature_names, X, target_cells, lines
 
 
+def _warn_rounded(cells, exact, values, lines, where, target) -> None:
+    """One UserWarning for a regression target whose integer cells a float64 cannot hold (|v| > 2**53).
+
+    Parameters
+    ----------
+    cells, lines : the target's stripped cells and their lines
+    exact : list of (value, name, integral) from :func:`_exact_level`
+    values : ndarray of float64, the cells as floats
+    """
+    rounded = [i for i, (cell, (value, _, integral)) in enumerate(zip(cells, exact))
+               if integral and _INTEGER.match(cell) and abs(value) > 2**53
+               and decimal.Decimal(float(values[i])) != value]
+    if not rounded:
+        return
+    i, n = rounded[0], len(rounded)
+    f = float(values[i])
+    others = "it is the only such cell" if n == 1 else f"{n} cells of the column are rounded like this"
+    # stacklevel: the caller of load_csv
+    warnings.warn(f"{where}: line {lines[i]}, column {_short(target)}: integer {_short(cells[i])} has no exact "
+                  f"float64 and becomes {f!r} (a change of {int(f) - int(exact[i][0]):+d}) in the regression "
+                  f"target; {others}", UserWarning, stacklevel=4)
+
+
 def _target_values(cells, lines, where, target, task):
     """Turn target cells into (task, y, class_names).
 
@@ -570,6 +596,7 @@ def _target_values(cells, lines, where, target, task):
             integral = all(i for _, i in levels.values())
             task = "classification" if integral and len(levels) <= MAX_CLASSIFICATION_LEVELS else "regression"
         if task == "regression":
+            _warn_rounded(cells, exact, values, lines, where, target)
             return task, values, ()
         if None in levels:
             i = next(i for i, (value, _, _) in enumerate(exact) if value is None)

@@ -6,6 +6,7 @@ import hashlib
 import io
 import os
 import re
+import warnings
 from collections import Counter
 from decimal import Decimal
 from importlib import resources
@@ -463,6 +464,31 @@ def test_csv_forced_classification_uses_exact_values(tmp_path, cells, names):
     assert ds.task == "classification" and ds.class_names == names
     exact = {i: names[sorted(set(map(Decimal, cells))).index(Decimal(c))] for i, c in enumerate(cells)}
     assert labels_by_row(ds) == exact
+
+
+@pytest.mark.parametrize("task", [None, "regression"])
+def test_csv_regression_warns_when_an_integer_cell_is_rounded(tmp_path, task):
+    # 2**53 + 1 and 10**30 have no float64; 0.1, 2**60 and exponent notation are ordinary floats
+    cells = [f"{i}.25" for i in range(25)] + ["0.1", "1152921504606846976", "1e30", "-9007199254740993", "7",
+                                              "1000000000000000000000000000000"]
+    p = write(tmp_path, indexed_csv(cells))
+    with pytest.warns(UserWarning) as record:
+        ds = load_csv(p, "t", task=task)
+    assert ds.task == "regression"
+    assert len(record) == 1, [str(w.message) for w in record]
+    msg = str(record[0].message)
+    assert "\n" not in msg
+    for w in (str(p), "line 30", "column 't'", "'-9007199254740993'", "-9007199254740992.0", "change of +1",
+              "2 cells"):
+        assert w in msg, (w, msg)
+
+
+def test_csv_regression_of_exact_values_does_not_warn(tmp_path):
+    cells = ["0.1", "2.5", "9007199254740992", "-1152921504606846976", "1e23", "123456789012345678.5"] * 4
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ds = load_csv(write(tmp_path, indexed_csv(cells)), "t", task="regression")
+    assert ds.task == "regression"
 
 
 SPELLINGS = ("{}", "{}.0", "{}e0", "{}0e-1", "{}.000E+0")
