@@ -19,6 +19,10 @@ statistics are kept on the :class:`Dataset` so predictions can be mapped back to
 Randomness: the split uses a generator seeded with the first child of ``numpy.random.SeedSequence(seed)``;
 a synthetic set's samples are those of ``make_<name>(..., seed=seed)``, i.e. drawn from
 ``numpy.random.default_rng(seed)``, an independent stream. Same seed, same arrays, bit for bit.
+
+A user's CSV (:func:`load_csv`) gets its task from the target column unless ``task`` is given: all numbers
+gives classification (at most ``MAX_CLASSIFICATION_LEVELS`` distinct integers, compared exactly) or
+regression, all text gives classification, and a mix of numbers and other cells (such as "NA") is refused.
 """
 
 from __future__ import annotations
@@ -574,19 +578,43 @@ def _warn_rounded(cells, exact, values, lines, where, target) -> None:
 
 
 def _target_values(cells, lines, where, target, task):
-    """Turn target cells into (task, y, class_names).
+    """Turn target cells into (task, y, class_names); the rule is in :func:`load_csv`'s docstring.
 
-    Rule: a target is numeric when every cell is an ASCII decimal number (NaN/inf spellings are then an
-    error). With ``task=None``: a non-numeric target means classification; a numeric one means
-    classification when all values are integers and there are at most MAX_CLASSIFICATION_LEVELS distinct
-    values, regression otherwise. Class order: first appearance in the file for text labels, ascending
-    value for numeric labels.
+    Parameters
+    ----------
+    cells : list of str
+        The target's cells, stripped and non-empty.
+    lines : list of int
+        The line of each cell (for messages).
+    where, target : str
+        The file and the target column (for messages).
+    task : {None, "classification", "regression"}
+
+    Returns
+    -------
+    task : str
+    y : ndarray
+        int64 class indices (classification) or the float64 target (regression), shape (n,).
+    class_names : tuple of str
+        Empty for regression.
     """
-    numeric = all(_NUMBER.match(c) or _NONFINITE.match(c) for c in cells)
-    if not numeric and task == "regression":
-        i = next(i for i, c in enumerate(cells) if not (_NUMBER.match(c) or _NONFINITE.match(c)))
-        raise ValueError(f"{where}: line {lines[i]}, column {_short(target)}: non-numeric value "
-                         f"{_short(cells[i])} in a regression target")
+    is_number = [bool(_NUMBER.match(c)) for c in cells]
+    numeric = all(is_number)
+    if task == "regression" and not numeric:
+        texts = [i for i, c in enumerate(cells) if not (is_number[i] or _NONFINITE.match(c))]
+        if texts:
+            i = texts[0]
+            raise ValueError(f"{where}: line {lines[i]}, column {_short(target)}: non-numeric value "
+                             f"{_short(cells[i])} in a regression target")
+        numeric = True  # numbers and NaN/inf spellings: _parse_number names the first NaN/inf
+    elif task is None and not numeric and any(is_number):
+        # most likely a missing-value marker ("NA", "?") in a number column: neither task is safe to guess
+        i = is_number.index(False)
+        kind = "NaN/inf value" if _NONFINITE.match(cells[i]) else "non-numeric value"
+        raise ValueError(f"{where}: line {lines[i]}, column {_short(target)}: {kind} {_short(cells[i])} in a "
+                         f"target whose other cells include numbers ({len(cells) - sum(is_number)} of "
+                         f"{len(cells)} cells are not numbers); fix those cells, or pass "
+                         'task="classification" to treat every value as a label')
     if numeric:
         values = np.array([_parse_number(c, where, ln, target) for c, ln in zip(cells, lines)])
         # levels from the cell text, not the floats: 2**53 and 2**53 + 1 are one float but two labels
@@ -625,12 +653,26 @@ def load_csv(path, target: str, task: str | None = None, seed: int = 0, test_fra
     comma are skipped, spaces around a value are stripped), with a header row of distinct, non-empty
     column names. Blank lines are skipped. Every feature cell must be a finite
     ASCII decimal number (such as ``-1.5e3``); NaN, inf and empty cells are rejected. The ``target`` column
-    may hold numbers or text.
+    may hold numbers or text; a target cell is a *number* when it is such an ASCII decimal number (NaN and
+    inf spellings are not).
 
-    Task inference (``task=None``): a target with any non-numeric cell is classification; a numeric target
-    is classification when all its values are integers and it has at most 20 distinct values
-    (``MAX_CLASSIFICATION_LEVELS``), regression otherwise. Classes are numbered by first appearance in
-    the file for text labels, by ascending value for numeric labels.
+    Task inference (``task=None``):
+
+    * every target cell a number: classification when every value is an integer and there are at most 20
+      distinct values (``MAX_CLASSIFICATION_LEVELS``), regression otherwise. Values are compared exactly,
+      from the cell text: "1", "1.0" and "1e0" are one value, 9007199254740992 and 9007199254740993 two;
+    * no target cell a number (such as "setosa"): classification;
+    * some cells numbers and some not (such as "NA" or "?" in a number column): refused, naming the first
+      cell that is not a number. Fix the cells, or pass ``task="classification"``.
+
+    ``task`` given forces the task. ``task="classification"``: a target of numbers has one class per exact
+    value; any other target has one class per distinct cell text ("1", "1.0" and "NA" are then three
+    classes). ``task="regression"``: every target cell must be a number, read as a float64.
+
+    Classes: text labels are numbered by first appearance in the file and named as written. Number
+    labels are numbered by ascending exact value; an integer is named by its digits written out ("1e3" is
+    "1000", "-0" is "0"), any other number without trailing zeros ("0.50" is "0.5", and below 1e-6 in
+    magnitude in exponent notation: "1e-7", "2.5e-7").
 
     Parameters
     ----------
@@ -646,13 +688,22 @@ def load_csv(path, target: str, task: str | None = None, seed: int = 0, test_fra
     Dataset
         Named after the file's stem; ``feature_names`` are the other columns in file order.
 
+    Warns
+    -----
+    UserWarning
+        Regression only, at most once per call: integer cells written out (no exponent, such as
+        9007199254740993) that a float64 cannot hold exactly. The message names the file, the line, column
+        and value of the first one, the float it becomes, and how many cells are rounded.
+
     Raises
     ------
     ValueError
-        For a bad argument, or a file that cannot be read or is not a valid table: the message names the
-        file, the line and the column (missing target column with the list of columns, non-numeric or
-        non-finite or empty cell, ragged row, empty file or header only, a single class, duplicate names,
-        bytes that are not UTF-8, malformed quoting).
+        For a bad argument, or a file that cannot be read or is not a valid table: the one-line message names
+        the file, and the line, column and value where there is one (missing target column with the list of
+        columns, non-numeric or non-finite or empty cell, a number that overflows a float64, a target mixing
+        numbers and other cells with ``task=None``, a class label whose exponent is too large to compare
+        exactly, ragged row, empty file or header only, a single class, duplicate names, bytes that are
+        not UTF-8, malformed quoting).
     """
     if not isinstance(path, (str, os.PathLike)):
         raise ValueError(f"path must be a str or os.PathLike, got {type(path).__name__}")

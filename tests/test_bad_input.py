@@ -260,6 +260,9 @@ TABLE = [
     csv_case("unclosed quote", 'a,b,y\n1,2,x\n3,"4,z\n', r"unclosed_quote\.csv: line 3: malformed CSV"),
     csv_case("text target as regression", CSV_GOOD, r"line 2, column 'y': non-numeric value 'x' in a regression",
              task="regression"),
+    csv_case("NA in a numeric target", "a,b,y\n1,2,0.5\n3,4,1.5\n5,6,0.5\n7,8,NA\n9,10,1.5\n11,12,0.5\n",
+             r"NA_in_a_numeric_target\.csv: line 5, column 'y': non-numeric value 'NA' in a target .*"
+             r"task=\"classification\""),
     api("csv: missing file", lambda w: load_csv(w / "nope.csv", "y"), r"nope\.csv: cannot read the file"),
     api("csv: empty target name", lambda w: load_csv(w / "good.csv", " "), r"target must be a non-empty column name",
         files=[("good.csv", CSV_GOOD.encode())]),

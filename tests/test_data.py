@@ -338,6 +338,12 @@ CSV_ERRORS = [
     ("a,y\n1,0\n,1\n", {}, ["line 3", "column 'a'", "empty cell"]),
     ("a,y\n1,0\n2,\n", {}, ["line 3", "column 'y'", "empty cell"]),
     ("a,y\n1,0.5\n2,nan\n", {}, ["line 3", "column 'y'", "NaN"]),
+    # a number column with one missing-value marker: not a many-class text target
+    ("a,y\n1,0.5\n2,1.5\n3,0.5\n4,NA\n5,1.5\n6,0.5\n", {},
+     ["line 5", "column 'y'", "non-numeric value 'NA'", "1 of 6", 'task="classification"']),
+    ("a,y\n1,0.5\n2,?\n3,0.5\n4,1.5\n5,null\n6,1.5\n", {}, ["line 3", "column 'y'", "'?'", "2 of 6"]),
+    ("a,y\n1,2\n2,0\n3,n/a\n4,2\n5,0\n", {}, ["line 4", "column 'y'", "'n/a'", 'task="classification"']),
+    ("a,y\n1,b\n2,a\n3,2\n4,b\n5,a\n6,2\n", {}, ["line 2", "column 'y'", "'b'", "4 of 6"]),
     ("a,y\n1,0\n2,x\n", {"task": "regression"}, ["line 3", "column 'y'", "non-numeric", "regression"]),
     (b"a,y\n1,0\n\xff2,1\n", {}, ["line 3", "UTF-8"]),
     ('a,y\n1,0\n"2"x,1\n', {}, ["line 3", "malformed"]),
@@ -406,7 +412,7 @@ def test_csv_accepts_bom_crlf_quotes_spaces_and_blank_lines(tmp_path):
     ([str(i) for i in range(21)] * 2, None, "regression", ()),
     ([str(i) for i in range(20)] * 2, None, "classification", tuple(str(i) for i in range(20))),
     (["0.5", "1", "2"] * 4, None, "regression", ()),
-    (["b", "a", "2", "b", "a", "2"] * 2, None, "classification", ("b", "a", "2")),
+    (["b", "a", "2", "b", "a", "2"] * 2, "classification", "classification", ("b", "a", "2")),
     (["0", "1"] * 6, "regression", "regression", ()),
     (["0.5", "1.5"] * 6, "classification", "classification", ("0.5", "1.5")),
 ])
@@ -489,6 +495,40 @@ def test_csv_regression_of_exact_values_does_not_warn(tmp_path):
         warnings.simplefilter("error")
         ds = load_csv(write(tmp_path, indexed_csv(cells)), "t", task="regression")
     assert ds.task == "regression"
+
+
+@pytest.mark.parametrize("cells, names", [
+    (["1.5", "NA", "0.5", "1.5", "1.50", "nan"] * 3, ("1.5", "NA", "0.5", "1.50", "nan")),
+    (["0", "1", "nan"] * 3, ("0", "1", "nan")),
+])
+def test_csv_forced_classification_takes_every_cell_of_a_mixed_target_as_a_label(tmp_path, cells, names):
+    ds = load_csv(write(tmp_path, indexed_csv(cells)), "t", task="classification")
+    assert ds.task == "classification" and ds.class_names == names
+    assert labels_by_row(ds) == dict(enumerate(cells))
+
+
+NOT_NUMBERS = st.one_of(
+    st.sampled_from(["NA", "?", "null", "n/a", "N/A", "-", "nan", "-inf", "Infinity", "1,5", "1 000", "0x10", "١",
+                     "1e", "e5", "--1", "\"x\""]),
+    st.text(max_size=10),
+).filter(lambda t: t.strip() and not data._NUMBER.match(t.strip()))
+
+
+@settings(max_examples=100, deadline=None)
+@given(values=st.lists(st.floats(-1e9, 1e9, allow_nan=False).map(repr), min_size=2, max_size=30),
+       at=st.integers(0, 30), token=NOT_NUMBERS)
+def test_one_non_numeric_cell_in_a_numeric_target_is_refused_at_its_line(fuzz_file, values, at, token):
+    at = min(at, len(values))
+    cells = values[:at] + [token] + values[at:]
+    buf = io.StringIO()
+    csv.writer(buf).writerows([["f", "t"]] + [[str(i), c] for i, c in enumerate(cells)])
+    fuzz_file.write_text(buf.getvalue(), encoding="utf-8")
+    with pytest.raises(ValueError) as e:
+        load_csv(fuzz_file, "t")
+    msg = str(e.value)
+    assert "\n" not in msg
+    for w in (str(fuzz_file), f"line {at + 2},", "column 't'", data._short(token.strip()), 'task="classification"'):
+        assert w in msg, (w, msg)
 
 
 SPELLINGS = ("{}", "{}.0", "{}e0", "{}0e-1", "{}.000E+0")
