@@ -551,6 +551,28 @@ def test_distinct_integer_labels_give_exactly_those_classes_ascending(fuzz_file,
     assert labels_by_row(ds) == {i: str(v) for i, v in enumerate(rows)}
 
 
+LABEL_NUMBERS = st.one_of(st.integers(-50, 50).map(str), st.integers(-10**30, 10**30).map(str),
+                          st.decimals(-1000, 1000, allow_nan=False, allow_infinity=False, places=3).map(str))
+
+
+@settings(max_examples=60, deadline=None)
+@given(values=st.sets(LABEL_NUMBERS, min_size=2, max_size=25), task=st.sampled_from(["classification", "regression"]),
+       draw=st.data())
+def test_a_given_task_is_the_task_of_any_number_target(fuzz_file, values, task, draw):
+    rows = draw.draw(st.permutations([v for v in sorted(values) for _ in range(2)]))
+    fuzz_file.write_text(indexed_csv(rows))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # huge integers in a regression target
+        ds = load_csv(fuzz_file, "t", task=task)
+    assert ds.task == task
+    if task == "classification":
+        exact = sorted(set(map(Decimal, rows)))
+        assert ds.n_classes == len(exact)
+        assert [Decimal(n) for n in ds.class_names] == exact
+    else:
+        assert ds.class_names == () and ds.y_train.dtype == np.float64
+
+
 # ----------------------------------------------------------------------------------------------------------
 # CSV reader: fuzzing
 # ----------------------------------------------------------------------------------------------------------
