@@ -1,0 +1,387 @@
+"""A sweep record: its fields, declared once, and what is computed from records.
+
+A record is the plain JSON object one run leaves in ``results.jsonl``.  Its
+fields are declared here, in :data:`FIELDS`, and nowhere else: the sweep
+builds records with :func:`new_record`, which refuses a missing or unknown
+field, and the store checks every record it reads with :func:`problem`.
+Figures (:mod:`swarmreg.plots`) and the report (:mod:`swarmreg.report`) read
+records only, through the selections and summaries below.
+
+The analysis: which runs finished (:func:`finished`), which records measure
+a penalty strength λ and which a convention (:func:`main_records`,
+:func:`convention_sweeps`), medians and quartiles over seeds by λ
+(:func:`summarize`), the best λ chosen on validation error only
+(:func:`best_lambda`, :func:`best_lambda_rows`), the gap to the L-BFGS
+reference on the same problem (:func:`objective_gaps`), and paired
+Wilcoxon tests (:func:`wilcoxon_rows`).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+
+from .result import STATUSES
+
+__all__ = ["FIELDS", "FIELD_NAMES", "SPLITS", "SPLIT_SCORES", "Field", "new_record", "problem",
+           "REFERENCE_KIND", "PENALTY", "finished", "convention_sweeps", "main_records", "trainer_names",
+           "kind_of", "summarize", "best_lambda", "objective_gaps", "best_lambda_rows", "wilcoxon_rows",
+           "transition_lambda", "quartiles", "median_curve", "median_curve_on_log_grid", "median", "middle_lambda",
+           "decay_envelope", "datasets", "TASKS"]
+
+TASKS = ("classification", "regression")
+SPLITS = ("train", "val", "test")
+SPLIT_SCORES = ("loss", "accuracy", "rmse")
+REFERENCE_KIND = "lbfgs"
+#: The ``lam_as`` of records whose λ is the canonical penalty strength.
+PENALTY = "penalty"
+
+_HEX16 = re.compile(r"[0-9a-f]{16}\Z")
+
+
+@dataclass(frozen=True)
+class Field:
+    """One field of a record: its name, the JSON type it holds, what it means.
+
+    ``type`` is one of: "id" (16 hex digits), "id?" (the same or null), "str",
+    "task", "status", "int" (>= 0), "number" (finite), "number?" (finite or
+    null: a non-finite result is stored as null), "fraction" (in [0, 1]),
+    "table" (an object), "numbers" (a list of "number?"), "columns" (an
+    object of equal-length lists of "number?").
+    """
+
+    name: str
+    type: str
+    doc: str
+
+
+FIELDS = (
+    Field("id", "id", "the run's identity: a hash of its whole configuration"),
+    Field("spec_hash", "id?", "hash of the sweep spec the run belongs to (null outside a sweep)"),
+    Field("sweep", "str", "the sweep's name (a label, not part of the id)"),
+    Field("dataset", "str", "the data set"),
+    Field("task", "task", "classification or regression"),
+    Field("trainer", "str", "the trainer configuration's name"),
+    Field("kind", "str", "backprop, swarm or lbfgs"),
+    Field("lam", "number", "λ as the spec gives it (in the convention ``lam_as`` names)"),
+    Field("lam_as", "str", "what λ means for this run (see swarmreg.sweep.meaning)"),
+    Field("canonical_lam", "number?", "λ in swarmreg's canonical convention"),
+    Field("penalty", "str", "the spec's penalty: l2, l1 or elastic"),
+    Field("seed", "int", "the replicate seed (the data split)"),
+    Field("run_seed", "int", "the training seed, drawn from the id"),
+    Field("config", "table", "the run's whole configuration (what the id hashes)"),
+    Field("trainer_config", "table", "every setting of the trainer, defaults included"),
+    Field("value", "number?", "E = D + R at the solution, training data"),
+    Field("data_loss", "number?", "D at the solution, training data"),
+    Field("penalty_value", "number?", "R at the solution"),
+    Field("weight_sq_norm", "number?", "Σw² of the solution (weights only)"),
+    Field("zero_fraction", "fraction", "share of weights exactly 0"),
+    Field("near_zero_fraction", "fraction", "share of weights with |w| < 1e-3"),
+    Field("forward_samples", "int", "single-sample forward passes spent"),
+    Field("backward_samples", "int", "single-sample backward passes spent"),
+    Field("iterations", "int", "epochs, swarm iterations or L-BFGS iterations"),
+    Field("seconds", "number", "wall time of the fit"),
+    Field("status", "status", "max_iter, converged, stalled, diverged or stopped"),
+    Field("theta", "numbers", "the solution's parameter vector"),
+    Field("history", "columns", "at most 200 evenly spaced rows of the trainer's history"),
+    *(Field(f"{split}_{score}", "number?", f"{what} on the {split} part")
+      for split in SPLITS for score, what in (("loss", "data loss D"), ("accuracy", "accuracy"),
+                                              ("rmse", "RMSE in the target's units"))),
+)
+FIELD_NAMES = tuple(f.name for f in FIELDS)
+_TYPES = {f.name: f.type for f in FIELDS}
+
+
+def new_record(**fields) -> dict:
+    """A record from exactly the declared fields (a missing or unknown name is a bug)."""
+    missing = [n for n in FIELD_NAMES if n not in fields]
+    unknown = [n for n in fields if n not in _TYPES]
+    if missing or unknown:
+        raise TypeError(f"record fields: missing {missing}, unknown {unknown}")
+    return {n: fields[n] for n in FIELD_NAMES}
+
+
+def _is_number(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _type_problem(kind: str, v) -> str | None:
+    """Why ``v`` is not of the field type ``kind``, or None."""
+    if kind == "id":
+        ok = isinstance(v, str) and _HEX16.match(v)
+    elif kind == "id?":
+        ok = v is None or (isinstance(v, str) and _HEX16.match(v))
+    elif kind == "str":
+        ok = isinstance(v, str)
+    elif kind == "task":
+        ok = v in TASKS
+    elif kind == "status":
+        ok = v in STATUSES
+    elif kind == "int":
+        ok = isinstance(v, int) and not isinstance(v, bool) and v >= 0
+    elif kind == "number":
+        ok = _is_number(v)
+    elif kind == "number?":
+        ok = v is None or _is_number(v)
+    elif kind == "fraction":
+        ok = _is_number(v) and 0.0 <= v <= 1.0
+    elif kind == "table":
+        ok = isinstance(v, dict)
+    elif kind == "numbers":
+        ok = isinstance(v, list) and all(x is None or _is_number(x) for x in v)
+    elif kind == "columns":
+        ok = (isinstance(v, dict) and all(isinstance(c, list) for c in v.values())
+              and len({len(c) for c in v.values()}) <= 1
+              and all(x is None or _is_number(x) for c in v.values() for x in c))
+    else:  # pragma: no cover - a field declared with an unknown type
+        raise AssertionError(kind)
+    return None if ok else f"{kind} expected"
+
+
+def problem(obj) -> str | None:
+    """What makes ``obj`` not a record (the first missing or mistyped field), or None."""
+    if not isinstance(obj, dict):
+        return f"a JSON object expected, got {type(obj).__name__}"
+    for f in FIELDS:
+        if f.name not in obj:
+            return f"no field {f.name!r}"
+        why = _type_problem(f.type, obj[f.name])
+        if why:
+            return f"field {f.name!r}: {why}, got {_short(obj[f.name])}"
+    return None
+
+
+def _short(v) -> str:
+    text = repr(v)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+# ------------------------------------------------------------------ selection
+def finished(r: dict) -> bool:
+    """A record that finished with a finite E (diverged runs are left out of curves)."""
+    return r["status"] != "diverged" and r["value"] is not None
+
+
+def convention_sweeps(records) -> set:
+    """Names of the sweeps that study conventions: those with records whose λ is not a penalty strength."""
+    return {r["sweep"] for r in records if r["lam_as"] != PENALTY}
+
+
+def main_records(records, penalty: str = "l2") -> list[dict]:
+    """Records whose λ is a penalty strength of the given kind, outside the convention sweeps."""
+    skip = convention_sweeps(records)
+    return [r for r in records if r["penalty"] == penalty and r["lam_as"] == PENALTY and r["sweep"] not in skip]
+
+
+def trainer_names(records) -> list[str]:
+    """Trainer configuration names in order of first appearance, the reference last."""
+    names = list(dict.fromkeys(r["trainer"] for r in records))
+    reference = {r["trainer"] for r in records if r["kind"] == REFERENCE_KIND}
+    return sorted(names, key=lambda n: n in reference)
+
+
+def kind_of(records, name: str) -> str:
+    """The trainer kind of the configuration ``name``."""
+    return next(r["kind"] for r in records if r["trainer"] == name)
+
+
+def datasets(records) -> list[str]:
+    """Data set names in order of first appearance."""
+    return list(dict.fromkeys(r["dataset"] for r in records))
+
+
+# ------------------------------------------------------------------ summaries
+def median(values):
+    """Median of the finite values, or None."""
+    v = [x for x in values if x is not None and math.isfinite(x)]
+    return float(np.median(v)) if v else None
+
+
+def quartiles(values) -> tuple[float, float, float]:
+    """Median, Q1, Q3 of finite values, computed so that no huge value overflows."""
+    v = np.sort(np.asarray(values, dtype=float))
+    scale = float(np.max(np.abs(v))) or 1.0
+    q = np.percentile(v / scale, [50, 25, 75]) * scale
+    return float(q[0]), float(q[1]), float(q[2])
+
+
+def summarize(records, key: str, x: str = "lam"):
+    """Median and quartiles of ``key`` over seeds, per value of ``x``.
+
+    Returns
+    -------
+    xs, median, q1, q3 : ndarray, each of shape (m,)
+        Sorted x values with at least one finished record whose ``key`` is finite.
+    """
+    groups = defaultdict(list)
+    for r in records:
+        v, at = r.get(key), r.get(x)
+        if finished(r) and v is not None and math.isfinite(v) and at is not None and math.isfinite(at):
+            groups[at].append(v)
+    xs = np.array(sorted(groups), dtype=float)
+    if not len(xs):
+        return xs, xs, xs, xs
+    q = np.array([quartiles(groups[v]) for v in xs])
+    return xs, q[:, 0], q[:, 1], q[:, 2]
+
+
+def best_lambda(records, trainer: str, dataset: str, key: str = "val_loss"):
+    """The λ with the smallest median validation error of one trainer on one data set
+    (never chosen on test error); None when nothing finished."""
+    xs, med, _, _ = summarize([r for r in records if r["trainer"] == trainer and r["dataset"] == dataset], key)
+    return None if not len(xs) else float(xs[int(np.argmin(med))])
+
+
+def objective_gaps(records) -> list[dict]:
+    """E reached minus the reference's E on the same data set, penalty, λ and seed, per record."""
+    ref = {(r["dataset"], r["penalty"], r["lam"], r["seed"]): r["value"]
+           for r in records if r["kind"] == REFERENCE_KIND and finished(r)}
+    out = []
+    for r in records:
+        key = (r["dataset"], r["penalty"], r["lam"], r["seed"])
+        if r["kind"] != REFERENCE_KIND and finished(r) and key in ref:
+            gap = r["value"] - ref[key]
+            if math.isfinite(gap):
+                out.append({**r, "gap": gap})
+    return out
+
+
+def best_lambda_rows(records) -> list[dict]:
+    """Per data set and trainer: the best λ (validation), and the test numbers, gap and cost there."""
+    recs = main_records(records)
+    gaps = {r["id"]: r["gap"] for r in objective_gaps(recs)}
+    rows = []
+    for ds in datasets(recs):
+        drecs = [r for r in recs if r["dataset"] == ds]
+        for name in trainer_names(drecs):
+            lam = best_lambda(drecs, name, ds)
+            at = [r for r in drecs if r["trainer"] == name and r["lam"] == lam and finished(r)]
+            if lam is None or not at:
+                continue
+            task = at[0]["task"]
+            score = "test_accuracy" if task == "classification" else "test_rmse"
+            rows.append({
+                "dataset": ds, "trainer": name, "kind": at[0]["kind"], "lam": lam, "task": task,
+                "test_loss": [r["test_loss"] for r in at], "score": [r[score] for r in at],
+                "gap": [gaps.get(r["id"]) for r in at], "seconds": [r["seconds"] for r in at],
+                "forward": [r["forward_samples"] for r in at], "n": len(at),
+                "diverged": sum(r["status"] == "diverged" for r in drecs if r["trainer"] == name),
+            })
+    return rows
+
+
+def wilcoxon_rows(records, best_rows) -> list[dict]:
+    """Paired Wilcoxon signed-rank tests (by seed) of test loss: each backprop
+    configuration against each swarm configuration, each at its own best λ."""
+    from scipy.stats import wilcoxon
+
+    recs = [r for r in main_records(records) if finished(r)]
+    out = []
+    for ds in dict.fromkeys(r["dataset"] for r in best_rows):
+        rows = [r for r in best_rows if r["dataset"] == ds]
+        for a in (r for r in rows if r["kind"] == "backprop"):
+            for b in (r for r in rows if r["kind"] == "swarm"):
+                pick = {}
+                for row in (a, b):
+                    pick[row["trainer"]] = {r["seed"]: r["test_loss"] for r in recs if r["dataset"] == ds
+                                            and r["trainer"] == row["trainer"] and r["lam"] == row["lam"]
+                                            and r["test_loss"] is not None}
+                seeds = sorted(set(pick[a["trainer"]]) & set(pick[b["trainer"]]))
+                x = np.array([pick[a["trainer"]][s] for s in seeds])
+                y = np.array([pick[b["trainer"]][s] for s in seeds])
+                d = x - y
+                p = stat = None
+                if len(seeds) >= 2 and np.all(np.isfinite(d)) and np.any(d != 0):
+                    res = wilcoxon(x, y)
+                    stat, p = float(res.statistic), float(res.pvalue)
+                finite = d[np.isfinite(d)]
+                out.append({"dataset": ds, "a": a["trainer"], "b": b["trainer"], "n": len(seeds),
+                            "median_diff": float(np.median(finite)) if len(finite) else None,
+                            "stat": stat, "p": p})
+    return out
+
+
+def transition_lambda(xs, med, level):
+    """Where a median curve first reaches ``level``: log-linear interpolation
+    between the grid points around the crossing (None if it never does, or
+    already does at λ = 0)."""
+    xs, med = np.asarray(xs, float), np.asarray(med, float)
+    above = med >= level
+    if not above.any():
+        return None
+    k = int(np.argmax(above))
+    if k == 0:
+        return float(xs[0]) if xs[0] > 0 else None
+    if xs[k - 1] <= 0:
+        return float(xs[k])
+    t = (level - med[k - 1]) / (med[k] - med[k - 1])
+    return float(np.exp(np.log(xs[k - 1]) + t * (np.log(xs[k]) - np.log(xs[k - 1]))))
+
+
+def median_curve(curves, grid):
+    """Median and quartiles of step curves (x, y) evaluated on a common x grid.
+
+    Before its first row a run has no value; after its last it stays where it
+    stopped.  Returns (grid, median, q1, q3) restricted to grid points some
+    curve covers, or None.
+    """
+    ys = []
+    for x, y in curves:
+        x, y = np.asarray(x, float), np.asarray(y, float)
+        ok = np.isfinite(x) & np.isfinite(y)
+        if ok.any():
+            ys.append(np.interp(grid, x[ok], y[ok], left=np.nan, right=y[ok][-1]))
+    if not ys:
+        return None
+    ys = np.array(ys)
+    ok = np.isfinite(ys).sum(axis=0) > 0
+    if not ok.any():
+        return None
+    with np.errstate(all="ignore"):
+        q = np.nanpercentile(ys[:, ok], [50, 25, 75], axis=0)
+    return grid[ok], q[0], q[1], q[2]
+
+
+def _floats(values) -> np.ndarray:
+    return np.array([np.nan if v is None else v for v in values], dtype=float)
+
+
+def median_curve_on_log_grid(curves, points: int = 120):
+    """:func:`median_curve` of curves [(x, y) lists, None for missing] on a log-spaced
+    grid from the smallest positive x to the largest; None when no curve has one."""
+    arrays = [(_floats(x), _floats(y)) for x, y in curves]
+    xs = np.concatenate([x for x, _ in arrays]) if arrays else np.array([])
+    xs = xs[np.isfinite(xs) & (xs > 0)]
+    if not xs.size or xs.min() >= xs.max():
+        return None
+    return median_curve(arrays, np.geomspace(xs.min(), xs.max(), points))
+
+
+def middle_lambda(records) -> float:
+    """The middle positive λ of the records (0 when there is none): the one convergence is shown at."""
+    pos = sorted({r["lam"] for r in records if r["lam"] > 0})
+    return pos[len(pos) // 2] if pos else 0.0
+
+
+def decay_envelope(record):
+    """Σw²(epoch)/Σw²(0) that a backprop record's own decay rules alone would give
+    (data gradient zero), at the epochs of its history; None for other records.
+
+    The rules are the trainer's (:func:`swarmreg.decay.pure_decay`), built from the
+    record's trainer settings; steps per epoch follow from the samples it spent.
+    """
+    if record["kind"] != "backprop" or record["penalty"] != "l2" or record["lam_as"] != PENALTY:
+        return None
+    from .decay import pure_decay
+
+    settings = record["trainer_config"] or record["config"]["trainer"]["settings"]
+    h = record["history"]
+    epochs = np.asarray(h["iteration"], dtype=int)
+    per_epoch = record["backward_samples"] / max(record["iterations"], 1)  # samples seen per epoch
+    batch = settings.get("batch_size") or per_epoch
+    steps = int(math.ceil(per_epoch / batch)) if per_epoch else 1
+    return pure_decay(settings, record["lam"], epochs * steps)
