@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import numbers
 
 import numpy as np
@@ -53,3 +54,24 @@ def make_rng(seed) -> np.random.Generator:
     except (TypeError, ValueError):
         raise ValueError(f"seed must be None, an integer >= 0, a SeedSequence or a numpy Generator, "
                          f"got {seed!r}") from None
+
+
+def available_memory() -> int:
+    """Bytes of memory this process can still get: MemAvailable, capped by a cgroup limit."""
+    avail = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    avail = int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return avail
+
+
+def format_bytes(n: float) -> str:
+    """A byte count for people: 1.5 GB, 300 MB."""
+    for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6)):
+        if n >= scale:
+            return f"{n / scale:.3g} {unit}"
+    return f"{n / 1e3:.3g} kB"

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 from pathlib import Path
 
-__all__ = ["atomic_write"]
+__all__ = ["atomic_write", "read_regular", "remove_stale_temporaries"]
 
 
 def atomic_write(path, write) -> None:
@@ -31,3 +32,41 @@ def atomic_write(path, write) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def read_regular(path) -> bytes:
+    """The bytes of ``path`` if it is a regular file (a FIFO or a device would block or never end).
+
+    Raises FileNotFoundError, IsADirectoryError, or ValueError for anything else
+    that is not a regular file.
+    """
+    path = Path(path)
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # O_NONBLOCK: opening a FIFO does not wait for a writer
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(path)
+        if not stat.S_ISREG(mode):
+            raise ValueError(f"{path}: not a regular file")
+        os.set_blocking(fd, True)
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            return f.read()
+    finally:
+        os.close(fd)
+
+
+def remove_stale_temporaries(folder, names) -> list[Path]:
+    """Remove the temporary files :func:`atomic_write` left in ``folder`` for ``names``
+    when a process writing them was killed; returns what was removed.
+
+    Call it only while no other process writes those names there (hold the folder's lock).
+    """
+    import glob
+
+    removed = []
+    for name in names:
+        for p in Path(folder).glob(f".{glob.escape(name)}.*.tmp"):
+            with contextlib.suppress(FileNotFoundError):
+                p.unlink()
+                removed.append(p)
+    return removed
