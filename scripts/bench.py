@@ -407,10 +407,15 @@ momentum = 0.9
 """
 
 
-def sweep(cfg, tmp: Path) -> dict:
+def _blas_info(_):
+    """threadpoolctl's view of this (worker) process."""
     from threadpoolctl import threadpool_info
 
-    from swarmreg.experiment import process_pool, run_sweep
+    return threadpool_info()
+
+
+def sweep(cfg, tmp: Path) -> dict:
+    from swarmreg.sweep import ProcessExecutor, open_executor, run_sweep
 
     spec = tmp / "sweep.toml"
     spec.write_text(SWEEP_SPEC.format(**cfg.sweep))
@@ -421,11 +426,11 @@ def sweep(cfg, tmp: Path) -> dict:
         counter[0] += 1
         out = tmp / f"sweep-{counter[0]}"
         t = time.perf_counter()
-        if mode == "serial":
-            records = run_sweep(spec, out, executor=None, progress=False)
-        else:
-            with process_pool(1 if mode == "1 worker" else 2) as pool:
-                records = run_sweep(spec, out, executor=pool, progress=False)
+        # serial: open_executor(jobs=1), the runs in this process; "1 worker": one worker process
+        executor = {"serial": lambda: open_executor(jobs=1), "1 worker": lambda: ProcessExecutor(1),
+                    "2 workers": lambda: open_executor(jobs=2)}[mode]()
+        with executor:
+            records = run_sweep(spec, out, executor=executor, progress=False)
         times[mode].append(time.perf_counter() - t)
         values[mode] = [(r["id"], r["value"]) for r in records]
 
@@ -433,8 +438,8 @@ def sweep(cfg, tmp: Path) -> dict:
     for rep in range(cfg.sweep_reps):
         for mode in (modes if rep % 2 == 0 else modes[::-1]):
             run(mode)
-    with process_pool(2) as pool:
-        worker_blas = pool.submit(threadpool_info).result()
+    with open_executor(jobs=2) as pool:
+        worker_blas = next(iter(pool.map_unordered(_blas_info, [None])))
     worker_threads = sorted({d.get("num_threads") for d in worker_blas if d.get("user_api") == "blas"})
     med = {k: median(v) for k, v in times.items()}
     return {"runs": len(values["serial"]), "seconds": med, "all_seconds": times,
@@ -569,10 +574,10 @@ def ratio_rows(res: dict) -> list[dict]:
                      "unit": "ms/epoch", "ratio": b["ratio"]})
     s = res["sweep"]
     rows.append({"key": "sweep", "what": f"λ sweep ({s['runs']} runs), speed-up: serial (1 BLAS thread) / "
-                                         "process_pool(2)",
+                                         "open_executor(jobs=2)",
                  "ours": s["seconds"]["2 workers"], "other": s["seconds"]["serial"], "unit": "s",
                  "ratio": s["speedup_vs_serial"]})
-    rows.append({"key": "sweep", "what": f"λ sweep ({s['runs']} runs), speed-up: process_pool(1) / process_pool(2)",
+    rows.append({"key": "sweep", "what": f"λ sweep ({s['runs']} runs), speed-up: ProcessExecutor(1) / open_executor(jobs=2)",
                  "ours": s["seconds"]["2 workers"], "other": s["seconds"]["1 worker"], "unit": "s",
                  "ratio": s["speedup"]})
     mem = res["memory"]
@@ -705,15 +710,15 @@ def markdown(res: dict, rows, cfg) -> str:
                  f"{b['ratio']:.3f} | {b['accuracy']['swarmreg']:.3f} | {b['accuracy']['scikit-learn']:.3f} |")
     # 4.
     L += ["", "## 4. λ sweep on worker processes", "",
-          f"`swarmreg.experiment.run_sweep` on a spec of {sw['runs']} runs (Iris, two trainers, "
+          f"`swarmreg.sweep.run_sweep` on a spec of {sw['runs']} runs (Iris, two trainers, "
           f"{len(json.loads(cfg.sweep['lambdas']))} λ values, {cfg.sweep['seeds']} seed(s)), wall time including "
           "starting the pool.  The serial run pins BLAS to one thread, as the workers do (threads per worker "
           f"seen from inside a worker: {sw['worker_blas_threads']}).  Records identical in all three modes: "
           f"{'yes' if sw['identical_records'] else '**no**'}.", "",
           "| mode | seconds | speed-up of 2 workers |", "|---|---|---|",
           f"| serial, in process | {sw['seconds']['serial']:.2f} | {sw['speedup_vs_serial']:.2f} |",
-          f"| process_pool(1) | {sw['seconds']['1 worker']:.2f} | {sw['speedup']:.2f} |",
-          f"| process_pool(2) | {sw['seconds']['2 workers']:.2f} | |"]
+          f"| ProcessExecutor(1), one worker process | {sw['seconds']['1 worker']:.2f} | {sw['speedup']:.2f} |",
+          f"| open_executor(jobs=2), two worker processes | {sw['seconds']['2 workers']:.2f} | |"]
     # 5.
     L += ["", "## 5. Growth and memory", "", "![scaling](benchmarks.png)", "",
           "Swarm time per iteration (whole iteration, history included) against the number of particles "

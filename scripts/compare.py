@@ -13,11 +13,11 @@ import sys
 
 import numpy as np
 
-from swarmreg.experiment import expand_runs, parse_spec, raw_spec, run_one
 from swarmreg.report import default_specs
+from swarmreg.sweep import expand_runs, parse_spec, run_one
 
 # the trainer configurations of the report's main sweep (swarmreg/specs/report-l2.toml)
-TRAINERS = raw_spec(default_specs()[0])["trainers"]
+TRAINERS = [t.to_toml() for t in default_specs()[0].trainers]
 
 
 def main(argv=None) -> int:

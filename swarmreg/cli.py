@@ -1,13 +1,20 @@
 """The ``swarmreg`` command: sweeps, single runs, data sets and the report.
 
-User mistakes print one line on stderr and exit with status 2.
+User mistakes print one line on stderr and exit with status 2; a sweep that
+cannot go on (a worker that keeps dying, a Dask scheduler that went away)
+prints one line and exits with status 1; Ctrl-C and SIGTERM stop every worker,
+print one line and exit with 130 and 143.  Finished runs are always kept: the
+same command resumes.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
+import signal
 import sys
+import threading
 import tomllib
 
 __all__ = ["main"]
@@ -23,11 +30,15 @@ class _UsageError(Exception):
     pass
 
 
+class _Terminated(BaseException):
+    """SIGTERM, raised where the main thread is so that every ``finally`` runs."""
+
+
 def _parse_value(text: str):
     """A --set value as TOML (numbers, bools, lists, quoted strings), else a bare string."""
     try:
         return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
+    except (tomllib.TOMLDecodeError, RecursionError):
         return text
 
 
@@ -44,6 +55,22 @@ def _settings(pairs) -> dict:
     return out
 
 
+def _where(p) -> None:
+    """The options that choose where runs execute (at most one) and what to do with a folder of another spec."""
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--jobs", type=int, default=None, help="local worker processes (default: all cores)")
+    where.add_argument("--scheduler", help="a Dask scheduler address, e.g. tcp://HOST:8786")
+    where.add_argument("--dask-workers", type=int, help="start a local Dask cluster with N workers")
+    p.add_argument("--connect-timeout", type=float, default=None,
+                   help="seconds to wait for --scheduler to answer (default: 5)")
+    change = p.add_mutually_exclusive_group()
+    change.add_argument("--add", action="store_const", const="add", dest="on_change",
+                        help="the folder holds records of another spec: add this spec's runs to them")
+    change.add_argument("--restart", action="store_const", const="restart", dest="on_change",
+                        help="the folder holds records of another spec: set them aside and start over")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
 def _build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="swarmreg", description="Backprop vs particle swarm under L2/L1 regularization.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -51,11 +78,7 @@ def _build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("sweep", help="run a sweep spec (TOML) into a folder; resumes")
     s.add_argument("spec", help="the sweep spec (TOML)")
     s.add_argument("--out", required=True, help="output folder (results.jsonl)")
-    where = s.add_mutually_exclusive_group()
-    where.add_argument("--jobs", type=int, default=None, help="local worker processes (default: all cores)")
-    where.add_argument("--scheduler", help="a Dask scheduler address, e.g. tcp://HOST:8786")
-    where.add_argument("--dask-workers", type=int, help="start a local Dask cluster with N workers")
-    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    _where(s)
 
     t = sub.add_parser("train", help="train once and print a summary")
     t.add_argument("--dataset", required=True)
@@ -73,49 +96,37 @@ def _build_parser() -> argparse.ArgumentParser:
     r.add_argument("--results", help="draw from an existing sweep folder instead of running the default sweep")
     r.add_argument("--out", default="figures", help="folder for the figures and REPORT.md (default: figures)")
     r.add_argument("--quick", action="store_true", help="a small sweep (under a minute)")
-    r.add_argument("--jobs", type=int, default=None, help="local worker processes (default: all cores)")
     r.add_argument("--work", help="folder for the built-in sweeps' results (default: runs/report, or runs/report-quick)")
-    r.add_argument("--quiet", action="store_true", help="no progress bar")
+    _where(r)
     return p
 
 
-def _cmd_sweep(args) -> int:
-    from . import experiment
+def _executor(args):
+    """The executor the options ask for (checked here so that mistakes name the option)."""
+    from .sweep import open_executor
 
-    spec = experiment.load_spec(args.spec)  # check before any work or file
-    experiment.check_out(args.out)
     if args.jobs is not None and args.jobs < 1:
         raise ValueError(f"--jobs must be >= 1, got {args.jobs}")
     if args.dask_workers is not None and args.dask_workers < 1:
         raise ValueError(f"--dask-workers must be >= 1, got {args.dask_workers}")
-    if args.scheduler or args.dask_workers:
-        try:
-            from distributed import Client, LocalCluster
-        except ImportError:
-            raise ValueError("Dask is not installed: pip install 'swarmreg[dask]'") from None
-        if args.scheduler:
-            try:
-                client = Client(args.scheduler)
-            except (OSError, ValueError) as exc:
-                raise ValueError(f"--scheduler {args.scheduler}: {exc}") from None
-            cluster = None
-        else:
-            cluster = LocalCluster(n_workers=args.dask_workers, threads_per_worker=1, processes=True,
-                                   host="127.0.0.1", dashboard_address=None)
-            client = Client(cluster)
-        try:
-            client.run(experiment._worker_init)
-            records = experiment.run_sweep(spec, args.out, executor=client, progress=not args.quiet)
-        finally:
-            client.close()
-            if cluster is not None:
-                cluster.close()
-    elif args.jobs == 1:
-        records = experiment.run_sweep(spec, args.out, progress=not args.quiet)
-    else:
-        with experiment.process_pool(args.jobs) as pool:
-            records = experiment.run_sweep(spec, args.out, executor=pool, progress=not args.quiet)
-    print(f"{len(records)} runs in {args.out}/{experiment.RESULTS_FILE}")
+    if args.connect_timeout is not None:
+        if args.scheduler is None:
+            raise ValueError("--connect-timeout applies only with --scheduler")
+        if not (math.isfinite(args.connect_timeout) and args.connect_timeout > 0):
+            raise ValueError(f"--connect-timeout must be a number of seconds > 0, got {args.connect_timeout}")
+    return open_executor(jobs=args.jobs, scheduler=args.scheduler, dask_workers=args.dask_workers,
+                         connect_timeout=args.connect_timeout)
+
+
+def _cmd_sweep(args) -> int:
+    from .sweep import RESULTS_FILE, check_out, execute_sweep, load_spec
+
+    spec = load_spec(args.spec)  # check before any work or file
+    check_out(args.out)
+    with _executor(args) as executor:
+        counts = execute_sweep(spec, args.out, executor=executor, progress=not args.quiet,
+                               on_change=args.on_change or "refuse")
+    print(f"{counts.total} runs in {args.out}/{RESULTS_FILE}")
     return 0
 
 
@@ -128,19 +139,18 @@ def _fmt(v) -> str:
 
 
 def _cmd_train(args) -> int:
-    from . import experiment
+    from .sweep import expand_runs, parse_spec, run_one
 
     if not (math.isfinite(args.lam) and args.lam >= 0):
         raise ValueError(f"--lam must be a finite number >= 0, got {args.lam}")
     if args.seed < 0:
         raise ValueError(f"--seed must be an integer >= 0, got {args.seed}")
     trainer = {"name": args.trainer, "kind": args.trainer, **_settings(args.set)}
-    spec = experiment.parse_spec({
+    spec = parse_spec({
         "datasets": [args.dataset], "seeds": [args.seed], "penalty": args.penalty, "lambdas": [args.lam],
         "model": {"hidden": args.hidden, "activation": args.activation}, "trainers": [trainer],
     }, source="train")
-    (run,) = experiment.expand_runs(spec)
-    rec = experiment.run_one(run)
+    rec = run_one(next(expand_runs(spec)))
     rows = [("trainer", rec["trainer"]), ("dataset", rec["dataset"]), ("penalty", f"{rec['penalty']} λ={rec['lam']:g}"),
             ("status", rec["status"]), ("E = D + R", rec["value"]), ("D (train)", rec["data_loss"]),
             ("R", rec["penalty_value"]), ("Σw²", rec["weight_sq_norm"]), ("zero weights", rec["zero_fraction"]),
@@ -162,35 +172,75 @@ def _cmd_datasets(args) -> int:
 
     rows = describe()
     print(f"{'name':<14} {'task':<15} {'samples':>8} {'features':>9} {'classes':>8}")
-    for r in rows:
-        print(f"{r['name']:<14} {r['task']:<15} {r['n_samples']:>8} {r['n_features']:>9} {r['n_classes'] or '-':>8}")
+    for row in rows:
+        print(f"{row['name']:<14} {row['task']:<15} {row['n_samples']:>8} {row['n_features']:>9} "
+              f"{row['n_classes'] or '-':>8}")
     return 0
 
 
 def _cmd_report(args) -> int:
-    from .experiment import check_out
     from .report import make_report
+    from .sweep import check_out
 
     for folder in (args.out, args.work):  # fail before the sweeps run, not after
         if folder is not None:
             check_out(folder)
-    make_report(results=args.results, out=args.out, quick=args.quick, jobs=args.jobs, work=args.work,
-                progress=not args.quiet)
+    if args.results is not None:
+        make_report(results=args.results, out=args.out, progress=not args.quiet)
+        return 0
+    with _executor(args) as executor:
+        make_report(out=args.out, quick=args.quick, work=args.work, progress=not args.quiet, executor=executor,
+                    on_change=args.on_change or "refuse")
     return 0
+
+
+@contextlib.contextmanager
+def _sigterm_raises():
+    """While inside, SIGTERM raises _Terminated in the main thread (so workers are stopped
+    and temporary files removed on the way out)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise _Terminated()
+
+    old = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+def _resume_hint(args) -> str:
+    folder = getattr(args, "out", None) if getattr(args, "command", None) == "sweep" else getattr(args, "work", None)
+    if getattr(args, "command", None) in ("sweep", "report"):
+        return "; finished runs are kept" + (f" in {folder}" if folder else "") + ", run the same command to resume"
+    return ""
 
 
 def main(argv=None) -> int:
     """Entry point of the ``swarmreg`` console script; returns the exit status."""
+    from .sweep import ExecutorLost, WorkerLost
+
+    args = None
     try:
-        args = _build_parser().parse_args(argv)
-        return {"sweep": _cmd_sweep, "train": _cmd_train, "datasets": _cmd_datasets,
-                "report": _cmd_report}[args.command](args)
+        with _sigterm_raises():
+            args = _build_parser().parse_args(argv)
+            return {"sweep": _cmd_sweep, "train": _cmd_train, "datasets": _cmd_datasets,
+                    "report": _cmd_report}[args.command](args)
     except (_UsageError, ValueError, OSError) as exc:  # OSError: a file or folder the user named
         print(f"swarmreg: error: {exc}".replace("\n", " "), file=sys.stderr)
         return 2
+    except (WorkerLost, ExecutorLost) as exc:
+        print(f"swarmreg: error: {exc}{_resume_hint(args)}".replace("\n", " "), file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
-        print("swarmreg: interrupted", file=sys.stderr)
+        print(f"swarmreg: interrupted{_resume_hint(args)}", file=sys.stderr)
         return 130
+    except _Terminated:
+        print(f"swarmreg: terminated (SIGTERM){_resume_hint(args)}", file=sys.stderr)
+        return 143
 
 
 if __name__ == "__main__":  # pragma: no cover
