@@ -1,4 +1,4 @@
-"""Tests of swarmreg.experiment: sweep specs, run ids and seeds, records, the results
+"""Tests of swarmreg.sweep: sweep specs, run ids and seeds, records, the results
 file (resume, partial lines, lock) and identical records on every executor."""
 
 import hashlib
@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from swarmreg import experiment
+from swarmreg import sweep
 from swarmreg.backprop import BackpropTrainer
 from swarmreg.data import load_dataset
 from swarmreg.model import MLP
@@ -47,7 +47,7 @@ momentum = 0.9
 [[trainers]]
 name = "bp-fraction"
 kind = "backprop"
-lam_as = "weight_decay"
+lam_as = "decay_fraction"
 epochs = 3
 
 [[trainers]]
@@ -96,7 +96,7 @@ def untimed(rec):
 
 
 def file_lines(folder):
-    return (Path(folder) / experiment.RESULTS_FILE).read_bytes().splitlines(keepends=True)
+    return (Path(folder) / sweep.RESULTS_FILE).read_bytes().splitlines(keepends=True)
 
 
 def untimed_file(folder):
@@ -118,28 +118,30 @@ def tree(root):
 
 # ------------------------------------------------------------------ spec parsing
 def test_example_spec_parses_and_expands():
-    spec = experiment.load_spec(EXAMPLE)
-    assert spec["datasets"] == ["iris"]
-    assert spec["seeds"] == [0, 1]  # seeds = 2 is a count
-    assert spec["lambdas"] == [0.0, 1e-3, 1e-1]
-    assert spec["model"] == {"hidden": [8], "activation": "tanh"}
-    assert [t["name"] for t in spec["trainers"]] == ["backprop-coupled", "backprop-fraction", "swarm-global", "lbfgs"]
-    assert [t["lam_as"] for t in spec["trainers"]] == ["penalty", "weight_decay", "penalty", "penalty"]
-    assert spec["trainers"][0]["settings"] == {"lr": 0.1, "epochs": 40, "batch_size": 16, "momentum": 0.9}
-    runs = experiment.expand_runs(spec)
+    spec = sweep.load_spec(EXAMPLE)
+    assert spec.datasets == ("iris",)
+    assert spec.seeds == (0, 1)  # seeds = 2 is a count
+    assert spec.lambdas == (0.0, 1e-3, 1e-1)
+    assert spec.model.to_toml() == {"hidden": [8], "activation": "tanh"}
+    assert [t.name for t in spec.trainers] == ["backprop-coupled", "backprop-fraction", "swarm-global", "lbfgs"]
+    assert [t.lam_as for t in spec.trainers] == ["penalty", "decay_fraction", "penalty", "penalty"]
+    assert spec.trainers[0].settings == {"lr": 0.1, "epochs": 40, "batch_size": 16, "momentum": 0.9}
+    assert spec.n_runs == 1 * 4 * 3 * 2
+    runs = list(sweep.expand_runs(spec))
     assert len(runs) == 1 * 4 * 3 * 2
     assert len({r["id"] for r in runs}) == len(runs)
     combos = {(r["dataset"], r["trainer"]["name"], r["lam"], r["seed"]) for r in runs}
     assert len(combos) == len(runs)
     # the parsed spec survives its TOML-shaped form unchanged
-    assert experiment.parse_spec(experiment.raw_spec(spec)) == spec
+    assert sweep.parse_spec(spec.to_toml()) == spec
+    assert sweep.parse_spec(spec.to_toml()).hash == spec.hash
 
 
 @pytest.mark.parametrize("zero", [True, False])
 def test_lambda_range_is_log_spaced(tmp_path, zero):
     text = TINY.replace("lambdas = [0.0, 1e-2]",
                         f"[lambda_range]\nstart = 1e-4\nstop = 1.0\nnum = 5\nzero = {str(zero).lower()}")
-    lams = experiment.load_spec(write(tmp_path, text))["lambdas"]
+    lams = list(sweep.load_spec(write(tmp_path, text)).lambdas)
     expected = [10.0 ** k for k in range(-4, 1)]  # five decades from 1e-4 to 1
     assert lams[:1] == ([0.0] if zero else [1e-4])
     np.testing.assert_allclose(lams[1:] if zero else lams, expected, rtol=1e-12)
@@ -147,12 +149,13 @@ def test_lambda_range_is_log_spaced(tmp_path, zero):
 
 
 def test_lambda_range_zero_defaults_to_true_and_seed_count():
-    spec = experiment.parse_spec({"datasets": ["sine"], "seeds": 3, "lambda_range": {"start": 0.5, "stop": 0.5,
+    spec = sweep.parse_spec({"datasets": ["sine"], "seeds": 3, "lambda_range": {"start": 0.5, "stop": 0.5,
                                                                                      "num": 1},
                                   "trainers": [{"kind": "lbfgs"}]})
-    assert spec["lambdas"] == [0.0, 0.5]
-    assert spec["seeds"] == [0, 1, 2]
-    assert spec["trainers"] == [{"name": "lbfgs", "kind": "lbfgs", "lam_as": "penalty", "settings": {}}]
+    assert spec.lambdas == (0.0, 0.5)
+    assert spec.seeds == (0, 1, 2)
+    assert [t.to_json() for t in spec.trainers] == [{"name": "lbfgs", "kind": "lbfgs", "lam_as": "penalty",
+                                                     "settings": {}}]
 
 
 def _edit(text, old, new):
@@ -215,11 +218,26 @@ BAD_SPECS = [
     ("unknown kind", lambda s: _edit(s, 'kind = "lbfgs"', 'kind = "adam"'), ["kind", "backprop, swarm, lbfgs",
                                                                               "'adam'"]),
     ("missing kind", lambda s: _edit(s, 'kind = "lbfgs"\n', ""), ["trainers[3]", "kind"]),
-    ("weight_decay on a swarm", lambda s: _edit(s, 'kind = "swarm"', 'kind = "swarm"\nlam_as = "weight_decay"'),
+    ("decay_fraction on a swarm", lambda s: _edit(s, 'kind = "swarm"', 'kind = "swarm"\nlam_as = "decay_fraction"'),
      ["lam_as", "backprop"]),
-    ("lam_as unknown", lambda s: _edit(s, 'lam_as = "weight_decay"', 'lam_as = "decay"'), ["lam_as"]),
-    ("weight_decay twice", lambda s: _edit(s, 'lam_as = "weight_decay"', 'lam_as = "weight_decay"\nweight_decay = 0.1'),
-     ["weight_decay"]),
+    ("lam_as unknown", lambda s: _edit(s, 'lam_as = "decay_fraction"', 'lam_as = "decay"'), ["lam_as"]),
+    ("decay_fraction twice", lambda s: _edit(s, 'lam_as = "decay_fraction"',
+                                             'lam_as = "decay_fraction"\ndecay_fraction = 0.1'),
+     ["decay_fraction", "set by λ"]),
+    ("lam_as by its former name", lambda s: _edit(s, 'lam_as = "decay_fraction"', 'lam_as = "weight_decay"'),
+     ["lam_as", '"weight_decay" is now called "decay_fraction"']),
+    ("weight_decay by its former name", lambda s: _edit(s, "lr = 0.1", "lr = 0.1\nweight_decay = 0.1"),
+     ["trainers[0]", "weight_decay is now called decay_fraction"]),
+    ("validation_fraction 0", lambda s: "validation_fraction = 0.0\n" + s,
+     ["validation_fraction must be > 0", "best λ is chosen on the validation part"]),
+    ("nested 500 levels deep", lambda s: _edit(s, "lambdas = [0.0, 1e-2]", "lambdas = " + "[" * 500 + "]" * 500),
+     ["nest too deeply"]),
+    ("nested 7 levels deep", lambda s: _edit(s, "lambdas = [0.0, 1e-2]", "lambdas = [[[[[[[0.1]]]]]]]"),
+     ["nest more than"]),
+    ("control character in a name", lambda s: _edit(s, 'name = "bp"', 'name = "bp\\u001b[31m"'),
+     ["trainers[0]", "printable"]),
+    ("a swarm too big for memory", lambda s: _edit(s, "particles = 6", "particles = 1000000000"),
+     ["trainers[2]", "needs about", "GB", "available"]),
     ("malformed TOML", lambda s: s.replace("lambdas = [0.0, 1e-2]", "lambdas = [0.0, 1e-2"), ["malformed TOML"]),
     ("duplicate TOML key", lambda s: 'name = "a"\n' + s, ["malformed TOML"]),
     ("name wrong type", lambda s: _edit(s, 'name = "tiny"', "name = 3"), ["name"]),
@@ -239,20 +257,19 @@ BAD_SPECS = [
 
 
 @pytest.mark.parametrize("label, edit, words", BAD_SPECS, ids=[b[0] for b in BAD_SPECS])
-def test_bad_spec_raises_and_writes_nothing(tmp_path, monkeypatch, label, edit, words):
+def test_bad_spec_raises_and_writes_nothing(tmp_path, fake_executor, label, edit, words):
     spec = write(tmp_path, edit(TINY))
     before = tree(tmp_path)
-    monkeypatch.setattr(experiment, "run_one", lambda run: pytest.fail("a run started"))
     out = tmp_path / "out"
     with pytest.raises(ValueError) as err:
-        experiment.run_sweep(spec, out, progress=False)
+        sweep.run_sweep(spec, out, progress=False, executor=fake_executor(lambda run: pytest.fail("a run started")))
     for word in words:
         assert word in str(err.value), (word, str(err.value))
     assert str(spec) in str(err.value)  # names the file
     assert not out.exists()
     assert tree(tmp_path) == before
     with pytest.raises(ValueError):  # the same from the dict-level parser or the file reader
-        experiment.load_spec(spec)
+        sweep.load_spec(spec)
 
 
 @pytest.mark.parametrize("what", ["missing", "folder", "not utf-8"])
@@ -265,23 +282,23 @@ def test_bad_spec_file(tmp_path, what):
     out = tmp_path / "out"
     with pytest.raises(ValueError, match={"missing": "no such file", "folder": "is a folder",
                                           "not utf-8": "not UTF-8"}[what]):
-        experiment.run_sweep(path, out, progress=False)
+        sweep.run_sweep(path, out, progress=False)
     assert not out.exists()
 
 
 def test_spec_dict_that_is_not_a_table():
     with pytest.raises(ValueError, match="must be a table"):
-        experiment.parse_spec(["iris"])
+        sweep.parse_spec(["iris"])
 
 
 # ------------------------------------------------------------------ ids and seeds
-IDS_CODE = ("import json, sys; from swarmreg import experiment as e; "
+IDS_CODE = ("import json, sys; from swarmreg import sweep as e; "
             "print(json.dumps([[r['id'], e.run_seed(r['id'])] for r in e.expand_runs(e.load_spec(sys.argv[1]))]))")
 
 
 def test_ids_are_stable_across_processes(tmp_path):
     spec = write(tmp_path, TINY)
-    here = [[r["id"], experiment.run_seed(r["id"])] for r in experiment.expand_runs(experiment.load_spec(spec))]
+    here = [[r["id"], sweep.run_seed(r["id"])] for r in sweep.expand_runs(sweep.load_spec(spec))]
     for hashseed in ("1", "12345"):  # a different str-hash salt in each process
         env = {**os.environ, "PYTHONHASHSEED": hashseed}
         out = subprocess.run([sys.executable, "-c", IDS_CODE, str(spec)], capture_output=True, text=True,
@@ -291,13 +308,13 @@ def test_ids_are_stable_across_processes(tmp_path):
 
 
 def test_id_is_the_hash_of_the_configuration_and_seed_comes_from_it():
-    (run,) = experiment.expand_runs(experiment.parse_spec(
+    (run,) = sweep.expand_runs(sweep.parse_spec(
         {"datasets": ["sine"], "seeds": [4], "lambdas": [0.25], "trainers": [{"kind": "swarm", "particles": 4}]}))
     config = {k: v for k, v in run.items() if k not in ("id", "sweep")}
     text = json.dumps(config, sort_keys=True, separators=(",", ":"))
     assert run["id"] == hashlib.sha256(text.encode()).hexdigest()[:16]
     expected_seed = int(np.random.SeedSequence(int(run["id"], 16)).generate_state(1, np.uint64)[0])
-    assert experiment.run_seed(run["id"]) == expected_seed
+    assert sweep.run_seed(run["id"]) == expected_seed
     assert expected_seed != 4  # not the data seed
 
 
@@ -315,12 +332,12 @@ def test_ids_differ_when_any_config_value_differs():
                      [{"name": "bp", "kind": "backprop", "lr": 0.2, "epochs": 3}],
                      [{"name": "bp", "kind": "backprop", "lr": 0.1, "epochs": 4}],
                      [{"name": "bp", "kind": "backprop", "lr": 0.1, "epochs": 3, "momentum": 0.5}],
-                     [{"name": "bp", "kind": "backprop", "lr": 0.1, "epochs": 3, "lam_as": "weight_decay"}],
+                     [{"name": "bp", "kind": "backprop", "lr": 0.1, "epochs": 3, "lam_as": "decay_fraction"}],
                      [{"name": "bp", "kind": "lbfgs"}]],
     }
 
     def the_id(spec):
-        (run,) = experiment.expand_runs(experiment.parse_spec(spec))
+        (run,) = sweep.expand_runs(sweep.parse_spec(spec))
         return run["id"]
 
     ids = {"base": the_id(base)}
@@ -332,18 +349,19 @@ def test_ids_differ_when_any_config_value_differs():
 
 
 def test_ids_do_not_depend_on_spec_order():
-    spec = experiment.load_spec(EXAMPLE)
-    shuffled = dict(spec, trainers=spec["trainers"][::-1], lambdas=spec["lambdas"][::-1], seeds=spec["seeds"][::-1])
-    ids = {r["id"] for r in experiment.expand_runs(spec)}
-    assert ids == {r["id"] for r in experiment.expand_runs(experiment.parse_spec(experiment.raw_spec(shuffled)))}
+    spec = sweep.load_spec(EXAMPLE)
+    shuffled = spec.replace(trainers=[t.to_toml() for t in spec.trainers[::-1]], lambdas=list(spec.lambdas[::-1]),
+                            seeds=list(spec.seeds[::-1]))
+    ids = {r["id"] for r in sweep.expand_runs(spec)}
+    assert ids == {r["id"] for r in sweep.expand_runs(shuffled)}
 
 
 # ------------------------------------------------------------------ a run's record
 def test_record_matches_an_independent_swarm_run():
-    spec = experiment.parse_spec({"datasets": ["iris"], "seeds": [1], "lambdas": [1e-2], "model": {"hidden": [3]},
+    spec = sweep.parse_spec({"datasets": ["iris"], "seeds": [1], "lambdas": [1e-2], "model": {"hidden": [3]},
                                   "trainers": [{"kind": "swarm", "particles": 8, "iterations": 30}]})
-    (run,) = experiment.expand_runs(spec)
-    rec = experiment.run_one(run)
+    (run,) = sweep.expand_runs(spec)
+    rec = sweep.run_one(run)
     # the same training, built by hand from the parts
     ds = load_dataset("iris", seed=1)
     model = MLP((4, 3, 3), hidden="tanh", output="softmax")
@@ -375,11 +393,11 @@ def test_record_matches_an_independent_swarm_run():
 
 
 def test_record_regression_rmse_and_thinned_history():
-    spec = experiment.parse_spec({"datasets": ["sine"], "seeds": [0], "lambdas": [0.0], "model": {"hidden": [3]},
-                                  "trainers": [{"kind": "backprop", "lam_as": "weight_decay", "lr": 0.05,
+    spec = sweep.parse_spec({"datasets": ["sine"], "seeds": [0], "lambdas": [0.0], "model": {"hidden": [3]},
+                                  "trainers": [{"kind": "backprop", "lam_as": "decay_fraction", "lr": 0.05,
                                                 "epochs": 450}]})
-    (run,) = experiment.expand_runs(spec)
-    rec = experiment.run_one(run)
+    (run,) = sweep.expand_runs(spec)
+    rec = sweep.run_one(run)
     ds = load_dataset("sine", seed=0)
     model = MLP((1, 3, 1))
     theta = np.array(rec["theta"])
@@ -390,43 +408,44 @@ def test_record_regression_rmse_and_thinned_history():
         assert rec[f"{split}_accuracy"] is None
     hist = rec["history"]
     n = len(hist["iteration"])
-    assert 150 <= n <= experiment.HISTORY_ROWS
+    assert 150 <= n <= sweep.HISTORY_ROWS
     assert hist["iteration"][0] == 0 and hist["iteration"][-1] == 450  # the ends are kept
     assert all(len(col) == n for col in hist.values())
     assert np.all(np.diff(hist["iteration"]) > 0)
     assert rec["canonical_lam"] == 0.0 and rec["penalty_value"] == 0.0
 
 
-def test_weight_decay_runs_use_lambda_as_the_fraction():
-    spec = experiment.parse_spec({"datasets": ["sine"], "seeds": [0], "lambdas": [0.01], "model": {"hidden": [3]},
-                                  "trainers": [{"kind": "backprop", "lam_as": "weight_decay", "lr": 0.05,
+def test_decay_fraction_runs_use_lambda_as_the_fraction():
+    spec = sweep.parse_spec({"datasets": ["sine"], "seeds": [0], "lambdas": [0.01], "model": {"hidden": [3]},
+                                  "trainers": [{"kind": "backprop", "lam_as": "decay_fraction", "lr": 0.05,
                                                 "momentum": 0.5, "epochs": 5}]})
-    (run,) = experiment.expand_runs(spec)
-    rec = experiment.run_one(run)
+    (run,) = sweep.expand_runs(spec)
+    rec = sweep.run_one(run)
     ds = load_dataset("sine", seed=0)
     obj = RegularizedError(MLP((1, 3, 1)), ds.X_train, ds.y_train)
-    res = BackpropTrainer(lr=0.05, momentum=0.5, epochs=5, weight_decay=0.01).fit(
-        obj, seed=experiment.run_seed(rec["id"]))
+    res = BackpropTrainer(lr=0.05, momentum=0.5, epochs=5, decay_fraction=0.01).fit(
+        obj, seed=sweep.run_seed(rec["id"]))
     assert rec["theta"] == res.theta.tolist()
     assert rec["canonical_lam"] == pytest.approx(0.01 * (1 - 0.5) / 0.05, rel=1e-12)  # λ = d(1 − μ)/η
 
 
 # ------------------------------------------------------------------ results file
-def test_sweep_writes_records_resumes_and_loads(tmp_path):
+def test_sweep_writes_records_resumes_and_loads(tmp_path, fake_executor):
     spec = write(tmp_path, TINY)
     out = tmp_path / "out"
-    records = experiment.run_sweep(spec, out, progress=False)
+    records = sweep.run_sweep(spec, out, progress=False)
     assert len(records) == TINY_RUNS
-    assert [r["id"] for r in records] == [r["id"] for r in experiment.expand_runs(experiment.load_spec(spec))]
+    assert [r["id"] for r in records] == [r["id"] for r in sweep.expand_runs(sweep.load_spec(spec))]
+    assert {r["spec_hash"] for r in records} == {sweep.load_spec(spec).hash}
     lines = file_lines(out)
     assert len(lines) == TINY_RUNS and all(line.endswith(b"\n") for line in lines)
     assert {json.loads(line)["id"] for line in lines} == {r["id"] for r in records}
     # a second start finds everything done: nothing runs, nothing is appended
-    before = (out / experiment.RESULTS_FILE).read_bytes()
-    again = experiment.run_sweep(spec, out, progress=False, executor=_NoExecutor())
-    assert (out / experiment.RESULTS_FILE).read_bytes() == before
+    before = (out / sweep.RESULTS_FILE).read_bytes()
+    again = sweep.run_sweep(spec, out, progress=False, executor=fake_executor(lambda run: pytest.fail("a run")))
+    assert (out / sweep.RESULTS_FILE).read_bytes() == before
     assert again == records
-    loaded, table = experiment.load_results(out)
+    loaded, table = sweep.load_results(out)
     assert loaded == json.loads(json.dumps(records))
     assert isinstance(table, dict) or hasattr(table, "columns")
     columns = list(table.keys()) if isinstance(table, dict) else list(table.columns)
@@ -438,28 +457,19 @@ def test_sweep_writes_records_resumes_and_loads(tmp_path):
     assert list(table["lam"]) == [r["lam"] for r in loaded]
 
 
-class _NoExecutor:
-    def submit(self, fn, *args):
-        raise AssertionError("nothing should be submitted")
-
-
 def test_load_results_of_a_folder_without_results(tmp_path):
     with pytest.raises(ValueError, match="no results.jsonl"):
-        experiment.load_results(tmp_path)
+        sweep.load_results(tmp_path)
 
 
-def test_sweep_adds_only_missing_runs(tmp_path, monkeypatch):
+def test_sweep_adds_only_missing_runs(tmp_path, fake_executor):
     out = tmp_path / "out"
-    first = experiment.run_sweep(write(tmp_path, TINY), out, progress=False)
+    first = sweep.run_sweep(write(tmp_path, TINY), out, progress=False)
     wider = TINY.replace("lambdas = [0.0, 1e-2]", "lambdas = [0.0, 1e-2, 0.1]")
-    real, calls = experiment.run_one, []
-
-    def counting(run):
-        calls.append(run["lam"])
-        return real(run)
-
-    monkeypatch.setattr(experiment, "run_one", counting)
-    second = experiment.run_sweep(write(tmp_path, wider, "wider.toml"), out, progress=False)
+    calls = []
+    counting = fake_executor(lambda run: calls.append(run["lam"]))
+    second = sweep.run_sweep(write(tmp_path, wider, "wider.toml"), out, progress=False, executor=counting,
+                             on_change="add")
     assert calls == [0.1] * 4  # only the new λ runs
     assert len(second) == 12 and len(file_lines(out)) == 12
     kept = {r["id"]: r for r in second}
@@ -469,16 +479,16 @@ def test_sweep_adds_only_missing_runs(tmp_path, monkeypatch):
 def test_partial_last_line_is_ignored_with_a_warning_and_recomputed(tmp_path):
     spec = write(tmp_path, TINY)
     out = tmp_path / "out"
-    experiment.run_sweep(spec, out, progress=False)
+    sweep.run_sweep(spec, out, progress=False)
     reference = untimed_file(out)
-    path = out / experiment.RESULTS_FILE
+    path = out / sweep.RESULTS_FILE
     lines = path.read_bytes().splitlines(keepends=True)
     lost = json.loads(lines[-1])["id"]
     path.write_bytes(b"".join(lines[:-1]) + lines[-1][: len(lines[-1]) // 2])  # a crash mid-write
-    records, _ = experiment.load_results(out)  # readers skip the partial line
+    records, _ = sweep.load_results(out)  # readers skip the partial line
     assert len(records) == TINY_RUNS - 1 and lost not in {r["id"] for r in records}
     with pytest.warns(UserWarning, match="partial last line"):
-        experiment.run_sweep(spec, out, progress=False)
+        sweep.run_sweep(spec, out, progress=False)
     data = path.read_bytes()
     assert data.endswith(b"\n")
     assert untimed_file(out) == reference  # every line complete, no duplicate, same numbers
@@ -487,45 +497,42 @@ def test_partial_last_line_is_ignored_with_a_warning_and_recomputed(tmp_path):
 def test_corrupt_line_in_the_middle_is_an_error(tmp_path):
     spec = write(tmp_path, TINY)
     out = tmp_path / "out"
-    experiment.run_sweep(spec, out, progress=False)
-    path = out / experiment.RESULTS_FILE
+    sweep.run_sweep(spec, out, progress=False)
+    path = out / sweep.RESULTS_FILE
     lines = path.read_bytes().splitlines(keepends=True)
     lines[2] = b'{"not": "a record"}\n'
     path.write_bytes(b"".join(lines))
     before = path.read_bytes()
     with pytest.raises(ValueError, match="line 3 is not a valid record"):
-        experiment.run_sweep(spec, out, progress=False)
+        sweep.run_sweep(spec, out, progress=False)
     assert path.read_bytes() == before
 
 
-def test_lock_keeps_a_second_sweep_out(tmp_path, monkeypatch):
+def test_lock_keeps_a_second_sweep_out(tmp_path, fake_executor):
     spec = write(tmp_path, TINY)
     out = tmp_path / "out"
     started, release = threading.Event(), threading.Event()
-    real = experiment.run_one
 
-    def held(run):  # the first sweep pauses inside its first run, holding the folder
+    def held(run):  # the first sweep pauses before its first run, holding the folder
         started.set()
         assert release.wait(30)
-        return real(run)
 
-    monkeypatch.setattr(experiment, "run_one", held)
     errors = []
-    first = threading.Thread(target=lambda: _catch(errors, experiment.run_sweep, spec, out, progress=False))
+    first = threading.Thread(target=lambda: _catch(errors, sweep.run_sweep, spec, out, progress=False,
+                                                   executor=fake_executor(held)))
     first.start()
     try:
         assert started.wait(30)
         before = tree(out)
         with pytest.raises(ValueError, match="another sweep is writing to this folder"):
-            experiment.run_sweep(spec, out, progress=False)
+            sweep.run_sweep(spec, out, progress=False)
         assert tree(out) == before
     finally:
         release.set()
         first.join(60)
     assert not errors
     assert len(file_lines(out)) == TINY_RUNS
-    monkeypatch.setattr(experiment, "run_one", real)
-    experiment.run_sweep(spec, out, progress=False)  # the lock is gone with the first sweep
+    sweep.run_sweep(spec, out, progress=False)  # the lock is gone with the first sweep
 
 
 def _catch(errors, fn, *args, **kwargs):
@@ -542,29 +549,25 @@ def test_output_folder_that_cannot_be_written(tmp_path):
     before = tree(tmp_path)
     for out in (a_file, a_file / "sub", a_file / "sub" / "deeper"):
         with pytest.raises(ValueError, match="not a folder") as err:
-            experiment.run_sweep(spec, out, progress=False)
+            sweep.run_sweep(spec, out, progress=False)
         assert str(out) in str(err.value)
     assert tree(tmp_path) == before
 
 
-def test_failed_run_keeps_finished_records(tmp_path, monkeypatch):
+def test_failed_run_keeps_finished_records(tmp_path, fake_executor):
     spec = write(tmp_path, TINY)
     out = tmp_path / "out"
-    real = experiment.run_one
     seen = []
 
     def flaky(run):
         if len(seen) == 3:
             raise RuntimeError("boom")
         seen.append(run["id"])
-        return real(run)
 
-    monkeypatch.setattr(experiment, "run_one", flaky)
     with pytest.raises(RuntimeError, match="boom"):
-        experiment.run_sweep(spec, out, progress=False)
+        sweep.run_sweep(spec, out, progress=False, executor=fake_executor(flaky))
     assert [json.loads(line)["id"] for line in file_lines(out)] == seen
-    monkeypatch.setattr(experiment, "run_one", real)
-    assert len(experiment.run_sweep(spec, out, progress=False)) == TINY_RUNS
+    assert len(sweep.run_sweep(spec, out, progress=False)) == TINY_RUNS
     assert len(untimed_file(out)) == TINY_RUNS
 
 
@@ -573,11 +576,11 @@ def test_failed_run_keeps_finished_records(tmp_path, monkeypatch):
 def test_resume_after_a_real_kill(tmp_path):
     spec = write(tmp_path, SLOW)
     reference = tmp_path / "reference"
-    experiment.run_sweep(spec, reference, progress=False)
+    sweep.run_sweep(spec, reference, progress=False)
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "swarmreg.cli", "sweep", str(spec), "--out", str(out), "--jobs", "1", "--quiet"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    path = out / experiment.RESULTS_FILE
+    path = out / sweep.RESULTS_FILE
     deadline = time.monotonic() + 60
     while not (path.exists() and path.read_bytes().count(b"\n") >= 1):
         assert proc.poll() is None, proc.communicate()
@@ -599,12 +602,12 @@ def test_identical_records_serial_pool_and_dask(tmp_path):
     distributed = pytest.importorskip("distributed")
     spec = write(tmp_path, TINY)
     serial = tmp_path / "serial"
-    records = experiment.run_sweep(spec, serial, progress=False)
-    with experiment.process_pool(2) as pool:
-        pooled = experiment.run_sweep(spec, tmp_path / "pool", executor=pool, progress=False)
+    records = sweep.run_sweep(spec, serial, progress=False)
+    with sweep.open_executor(jobs=2) as pool:
+        pooled = sweep.run_sweep(spec, tmp_path / "pool", executor=pool, progress=False)
     with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1, host="127.0.0.1",
                                   dashboard_address=None) as cluster, distributed.Client(cluster) as client:
-        dasked = experiment.run_sweep(spec, tmp_path / "dask", executor=client, progress=False)
+        dasked = sweep.run_sweep(spec, tmp_path / "dask", executor=client, progress=False)
     expected = untimed_file(serial)
     assert len(expected) == TINY_RUNS
     assert untimed_file(tmp_path / "pool") == expected
@@ -614,7 +617,11 @@ def test_identical_records_serial_pool_and_dask(tmp_path):
     assert [untimed(r) for r in dasked] == [untimed(r) for r in records]
 
 
-def test_process_pool_rejects_bad_jobs():
-    for jobs in (0, -1, 1.5, "2"):
+def test_executors_reject_bad_jobs():
+    for jobs in (0, -1, 1.5, "2", True):
         with pytest.raises(ValueError, match="jobs"):
-            experiment.process_pool(jobs)
+            sweep.open_executor(jobs=jobs)
+        with pytest.raises(ValueError, match="jobs"):
+            sweep.ProcessExecutor(jobs)
+    with pytest.raises(ValueError, match="at most one"):
+        sweep.open_executor(jobs=2, dask_workers=2)
