@@ -98,3 +98,36 @@ def hand_penalty(layers, l1, l2, regularize_bias):
 def hand():
     return SimpleNamespace(layers=hand_layers, theta=hand_theta, hidden=hand_hidden, forward=hand_forward,
                            output=hand_output, data_loss=hand_data_loss, penalty=hand_penalty)
+
+
+class FakeExecutor:
+    """An executor for tests: runs serially in this process, calling ``before(item)``
+    first (to count runs, hold one, or fail), and remembers what it was given."""
+
+    workers = 1
+    local = True
+
+    def __init__(self, before=None):
+        self.before = before
+        self.items = []
+
+    def map_unordered(self, fn, items, label=str):
+        for item in items:
+            self.items.append(item)
+            if self.before is not None:
+                self.before(item)
+            yield fn(item)
+
+    def close(self):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+@pytest.fixture
+def fake_executor():
+    return FakeExecutor

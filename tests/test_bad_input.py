@@ -22,7 +22,7 @@ import pytest
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
-from swarmreg import conventions, experiment
+from swarmreg import conventions, sweep
 from swarmreg.backprop import BackpropTrainer
 from swarmreg.cli import main
 from swarmreg.data import load_csv, load_dataset
@@ -125,7 +125,7 @@ def csv_case(id, content, match, **kw):
 
 def spec_case(id, text, match):
     """A bad spec file given to run_sweep: it must fail before ``out`` exists."""
-    return Bad(f"spec: {id}", lambda w: experiment.run_sweep(w / "spec.toml", w / "out", progress=False),
+    return Bad(f"spec: {id}", lambda w: sweep.run_sweep(w / "spec.toml", w / "out", progress=False),
                match, (("spec.toml", text if isinstance(text, bytes) else text.encode("utf-8")),))
 
 
@@ -301,25 +301,25 @@ TABLE = [
     spec_case("unknown activation", edited('activation = "tanh"', 'activation = "swish"'),
               r"model\.activation must be one of tanh"),
     spec_case("unknown penalty", edited('penalty = "l2"', 'penalty = "l0"'), r"penalty must be one of"),
-    spec_case("weight_decay on lbfgs", edited('kind = "swarm"\nparticles = 4\niterations = 2',
-                                              'kind = "lbfgs"\nlam_as = "weight_decay"'),
-              r"trainers\[1\]: lam_as = \"weight_decay\" needs kind = \"backprop\""),
+    spec_case("decay_fraction on lbfgs", edited('kind = "swarm"\nparticles = 4\niterations = 2',
+                                                'kind = "lbfgs"\nlam_as = "decay_fraction"'),
+              r"trainers\[1\]: lam_as = \"decay_fraction\" needs kind = 'backprop'"),
     spec_case("test_fraction 0", "test_fraction = 0.0\n" + SPEC, r"test_fraction"),
     spec_case("loss the network cannot have", 'loss = "binary_cross_entropy"\n' + SPEC, r"loss"),
-    api("spec: not a table", lambda w: experiment.parse_spec(["iris"]), r"a spec must be a table, got list"),
-    api("spec: missing trainers", lambda w: experiment.parse_spec({"datasets": ["iris"], "lambdas": [0.0]}),
+    api("spec: not a table", lambda w: sweep.parse_spec(["iris"]), r"a spec must be a table, got list"),
+    api("spec: missing trainers", lambda w: sweep.parse_spec({"datasets": ["iris"], "lambdas": [0.0]}),
         r"missing key 'trainers'"),
-    api("spec: duplicate trainer names", lambda w: experiment.parse_spec(dict_spec(trainers=[
+    api("spec: duplicate trainer names", lambda w: sweep.parse_spec(dict_spec(trainers=[
         {"name": "a", "kind": "swarm"}, {"name": "a", "kind": "lbfgs"}])), r"name 'a' is used twice"),
-    api("spec: infinite init_range", lambda w: experiment.parse_spec(dict_spec(trainers=[
+    api("spec: infinite init_range", lambda w: sweep.parse_spec(dict_spec(trainers=[
         {"kind": "swarm", "bounds": "none", "init_range": [-math.inf, 1.0]}])),
         r"trainers\[0\]: init_range must be finite"),
-    api("load_spec: missing file", lambda w: experiment.load_spec(w / "nope.toml"), r"spec .*nope\.toml: no such file"),
+    api("load_spec: missing file", lambda w: sweep.load_spec(w / "nope.toml"), r"spec .*nope\.toml: no such file"),
     # --- output folders that cannot be written
-    api("run_sweep: out under a regular file", lambda w: experiment.run_sweep(
+    api("run_sweep: out under a regular file", lambda w: sweep.run_sweep(
         w / "spec.toml", w / "blocker" / "out", progress=False), r"out .*blocker/out: .*blocker is not a folder",
         files=[("spec.toml", SPEC.encode()), BLOCKER]),
-    api("run_sweep: out is a regular file", lambda w: experiment.run_sweep(
+    api("run_sweep: out is a regular file", lambda w: sweep.run_sweep(
         w / "spec.toml", w / "blocker", progress=False), r"out .*blocker: exists and is not a folder",
         files=[("spec.toml", SPEC.encode()), BLOCKER]),
     api("make_report: no results", lambda w: make_report(results=w / "empty", out=w / "fig", progress=False),
@@ -427,11 +427,11 @@ def test_table_counts_at_least_40_bad_inputs():
 # ------------------------------------------------------------------ spec parser fuzz
 _SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-10, 10**6), st.just(10**400), st.floats(allow_nan=True),
                      st.text(max_size=8), st.sampled_from(["iris", "sine", "swarm", "backprop", "lbfgs", "tanh",
-                                                           "l2", "elastic", "none", "ring", "weight_decay"]))
+                                                           "l2", "elastic", "none", "ring", "weight_decay", "decay_fraction"]))
 _VALUES = st.recursive(_SCALARS, lambda inner: st.one_of(st.lists(inner, max_size=4),
                                                          st.dictionaries(st.text(max_size=6), inner, max_size=3)),
                        max_leaves=8)
-_TRAINER_KEYS = ["name", "kind", "lam_as", "lr", "epochs", "batch_size", "momentum", "decay", "weight_decay", "l1",
+_TRAINER_KEYS = ["name", "kind", "lam_as", "lr", "epochs", "batch_size", "momentum", "decay", "weight_decay", "decay_fraction", "l1",
                  "shuffle", "particles", "iterations", "inertia", "topology", "neighbors", "bounds", "init_range",
                  "v_max", "patience", "max_iter", "tol", "speed"]
 _TOP_KEYS = ["name", "datasets", "seeds", "penalty", "l1_ratio", "lambdas", "lambda_range", "loss", "test_fraction",
@@ -488,12 +488,12 @@ def mutated_specs(draw):
 def test_fuzz_spec_dicts_give_a_spec_or_a_value_error(spec):
     note(f"spec = {spec!r}")
     try:
-        out = experiment.parse_spec(spec)
+        out = sweep.parse_spec(spec)
     except ValueError as exc:
         assert str(exc).startswith("spec"), str(exc)
         return
-    assert out["datasets"] and out["seeds"] and out["lambdas"] and out["trainers"]
-    assert all(math.isfinite(lam) and lam >= 0 for lam in out["lambdas"])
+    assert out.datasets and out.seeds and out.lambdas and out.trainers
+    assert all(math.isfinite(lam) and lam >= 0 for lam in out.lambdas)
 
 
 @settings(max_examples=150, deadline=None, derandomize=True,
@@ -509,6 +509,6 @@ def test_fuzz_spec_files_give_a_spec_or_a_value_error(tmp_path, text):
     except UnicodeEncodeError:
         return
     try:
-        experiment.load_spec(path)
+        sweep.load_spec(path)
     except ValueError as exc:
         assert str(path) in str(exc), str(exc)

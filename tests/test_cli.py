@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from swarmreg import experiment
+import swarmreg.sweep
+from swarmreg import sweep
 from swarmreg.cli import _settings, main
 from swarmreg.data import available
 
@@ -89,10 +90,10 @@ def test_train_prints_a_summary_table():
 def test_train_matches_the_same_run_in_a_sweep(capsys):
     assert main([*TRAIN[:-1], "iterations=20", "--hidden", "3"]) == 0
     rows = table(capsys.readouterr().out)
-    spec = experiment.parse_spec({"datasets": ["iris"], "seeds": [0], "lambdas": [1e-3], "model": {"hidden": [3]},
+    spec = sweep.parse_spec({"datasets": ["iris"], "seeds": [0], "lambdas": [1e-3], "model": {"hidden": [3]},
                                   "trainers": [{"name": "swarm", "kind": "swarm", "iterations": 20}]})
-    (run,) = experiment.expand_runs(spec)
-    rec = experiment.run_one(run)
+    (run,) = sweep.expand_runs(spec)
+    rec = sweep.run_one(run)
     assert rows["E = D + R"] == f"{rec['value']:.6g}"
     assert rows["test accuracy"] == f"{rec['test_accuracy']:.6g}"
 
@@ -125,10 +126,10 @@ def test_sweep_command_writes_and_resumes(tmp_path, capsys):
     spec.write_text(TINY)
     out = tmp_path / "out"
     assert main(["sweep", str(spec), "--out", str(out), "--jobs", "1", "--quiet"]) == 0
-    assert capsys.readouterr().out.strip() == f"4 runs in {out}/{experiment.RESULTS_FILE}"
-    records, _ = experiment.load_results(out)
-    assert sorted(r["id"] for r in records) == sorted(r["id"] for r in experiment.expand_runs(
-        experiment.load_spec(spec)))
+    assert capsys.readouterr().out.strip() == f"4 runs in {out}/{sweep.RESULTS_FILE}"
+    records, _ = sweep.load_results(out)
+    assert sorted(r["id"] for r in records) == sorted(r["id"] for r in sweep.expand_runs(
+        sweep.load_spec(spec)))
     before = tree(tmp_path)
     assert main(["sweep", str(spec), "--out", str(out), "--jobs", "1", "--quiet"]) == 0
     assert tree(tmp_path) == before  # all done: nothing rewritten
@@ -143,7 +144,7 @@ def test_sweep_command_on_a_local_dask_cluster(tmp_path, capsys):
     capsys.readouterr()
 
     def untimed(folder):
-        recs = experiment.load_results(folder)[0]
+        recs = sweep.load_results(folder)[0]
         for r in recs:
             r.pop("seconds")
             r["history"].pop("seconds")
@@ -214,12 +215,18 @@ BAD_LABELS = [c[0] for c in _bad_cases(Path("/nonexistent"))]
 
 
 @pytest.mark.parametrize("label", BAD_LABELS)
-def test_mistakes_exit_2_with_one_line(tmp_path, capsys, monkeypatch, label):
+def test_mistakes_exit_2_with_one_line(tmp_path, capsys, monkeypatch, fake_executor, label):
     monkeypatch.chdir(tmp_path)  # a default output folder would land here
     _prepare(tmp_path)
     (case,) = [c for c in _bad_cases(tmp_path) if c[0] == label]
     _, args, words = case
-    monkeypatch.setattr(experiment, "run_one", lambda run: pytest.fail("a run started"))
+    real_open = swarmreg.sweep.open_executor
+
+    def checked_open(**kw):  # the real checks of the options, then an executor that refuses to run
+        real_open(**kw).close()
+        return fake_executor(lambda run: pytest.fail("a run started"))
+
+    monkeypatch.setattr(swarmreg.sweep, "open_executor", checked_open)
     before = tree(tmp_path)
     assert main(args) == 2
     captured = capsys.readouterr()

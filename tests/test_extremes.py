@@ -17,7 +17,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from swarmreg import experiment, plots, report
+from swarmreg import plots, report, sweep
+from swarmreg import records as R
 from swarmreg.backprop import BackpropTrainer
 from swarmreg.model import HIDDEN_ACTIVATIONS, MLP
 from swarmreg.objective import L1, L2, ElasticNet, RegularizedError
@@ -242,8 +243,8 @@ def _refuse(token):
 def diverging_records(tmp_path_factory):
     out = tmp_path_factory.mktemp("diverging")
     with strict():
-        experiment.run_sweep(DIVERGING, out, progress=False)
-    lines = (out / experiment.RESULTS_FILE).read_text().splitlines()
+        sweep.run_sweep(DIVERGING, out, progress=False)
+    lines = (out / sweep.RESULTS_FILE).read_text().splitlines()
     return [json.loads(line, parse_constant=_refuse) for line in lines]  # no NaN/Infinity tokens
 
 
@@ -262,17 +263,17 @@ def test_plots_and_the_report_leave_a_diverged_run_out(diverging_records):
     ok = [r for r in diverging_records if r["trainer"] == "bp-ok"]
     huge = [r for r in diverging_records if r["trainer"] == "bp-huge"]
     for key in ("value", "train_loss", "val_loss", "test_loss", "weight_sq_norm"):
-        xs, med, q1, q3 = plots.summarize(huge, key)
+        xs, med, q1, q3 = R.summarize(huge, key)
         assert len(xs) == 0, key
-        both = plots.summarize(diverging_records, key)
-        alone = plots.summarize(ok, key)
+        both = R.summarize(diverging_records, key)
+        alone = R.summarize(ok, key)
         for a, b in zip(both, alone):
             assert np.array_equal(a, b), key
-    assert plots.best_lambda(diverging_records, "bp-huge", "sine") is None
-    assert plots.best_lambda(diverging_records, "bp-ok", "sine") == plots.best_lambda(ok, "bp-ok", "sine")
+    assert R.best_lambda(diverging_records, "bp-huge", "sine") is None
+    assert R.best_lambda(diverging_records, "bp-ok", "sine") == R.best_lambda(ok, "bp-ok", "sine")
     with strict():
-        for name, draw in report.FIGURES.items():
-            fig = draw(diverging_records)
+        for entry in report.FIGURES:
+            name, fig = entry.file, entry.draw(diverging_records)
             for ax in fig.axes:
                 for line in ax.get_lines():
                     assert "bp-huge" not in str(line.get_label()), name
@@ -281,5 +282,5 @@ def test_plots_and_the_report_leave_a_diverged_run_out(diverging_records):
         text = report.write_report_md(diverging_records, ["diverging"])
     assert not re.search(r"\b(nan|inf|infinity)\b", text, re.IGNORECASE), "a non-finite number in REPORT.md"
     assert "2 diverged and left out of the curves" in text
-    rows = {r["trainer"]: r for r in report.best_lambda_rows(diverging_records)}
+    rows = {r["trainer"]: r for r in R.best_lambda_rows(diverging_records)}
     assert "bp-huge" not in rows and "bp-ok" in rows

@@ -20,7 +20,8 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from swarmreg import experiment
+from swarmreg import sweep
+from swarmreg.sweep import spec as spec_module
 
 # 30 runs of about 0.1 s each (two trainers × five λ × three seeds).
 FAULTS = """\
@@ -65,7 +66,7 @@ DASK_RUNS = 12
 def untimed_lines(folder):
     """{id: canonical JSON without wall-clock fields}; fails on an incomplete line or a duplicate id."""
     out = {}
-    for line in (Path(folder) / experiment.RESULTS_FILE).read_bytes().splitlines(keepends=True):
+    for line in (Path(folder) / sweep.RESULTS_FILE).read_bytes().splitlines(keepends=True):
         assert line.endswith(b"\n"), "incomplete line"
         rec = json.loads(line)
         rec.pop("seconds")
@@ -85,12 +86,12 @@ def test_repeated_kills_and_resumes_lose_and_duplicate_nothing(tmp_path):
     spec = tmp_path / "faults.toml"
     spec.write_text(FAULTS)
     reference = tmp_path / "reference"
-    experiment.run_sweep(spec, reference, progress=False)
+    sweep.run_sweep(spec, reference, progress=False)
     expected = untimed_lines(reference)
     assert len(expected) == FAULTS_RUNS
 
     out = tmp_path / "out"
-    path = out / experiment.RESULTS_FILE
+    path = out / sweep.RESULTS_FILE
     cmd = [sys.executable, "-m", "swarmreg.cli", "sweep", str(spec), "--out", str(out), "--jobs", "1", "--quiet"]
     rng = np.random.default_rng(20240805)
     done_at_kill, partial_lines, left_partial = [], 0, False
@@ -154,16 +155,16 @@ def test_sweep_survives_a_worker_killed_mid_sweep(tmp_path, fragile_cluster):
     spec = tmp_path / "dask.toml"
     spec.write_text(DASK)
     out = tmp_path / "out"
-    path = out / experiment.RESULTS_FILE
+    path = out / sweep.RESULTS_FILE
     result = {}
 
-    def sweep():
+    def run():
         try:
-            result["records"] = experiment.run_sweep(spec, out, executor=client, progress=False)
+            result["records"] = sweep.run_sweep(spec, out, executor=client, progress=False)
         except BaseException as exc:  # handed to the test thread
             result["error"] = exc
 
-    thread = threading.Thread(target=sweep)
+    thread = threading.Thread(target=run)
     thread.start()
     deadline = time.monotonic() + 120
     while count_lines(path) < 3:
@@ -178,7 +179,7 @@ def test_sweep_survives_a_worker_killed_mid_sweep(tmp_path, fragile_cluster):
     assert not thread.is_alive()
     assert "error" not in result, repr(result.get("error"))
     assert len(result["records"]) == DASK_RUNS
-    experiment.run_sweep(spec, tmp_path / "serial", progress=False)
+    sweep.run_sweep(spec, tmp_path / "serial", progress=False)
     assert untimed_lines(out) == untimed_lines(tmp_path / "serial")
     _wait_for_workers(client, 2)  # the nanny brought the worker back
     assert victim not in client.run(os.getpid).values()
@@ -189,7 +190,7 @@ def test_a_run_whose_worker_dies_is_resubmitted_once(tmp_path, fragile_cluster):
     _wait_for_workers(client, 2)
     spec = tmp_path / "dask.toml"
     spec.write_text(DASK.replace("iterations = 2500", "iterations = 20"))
-    first = experiment.expand_runs(experiment.load_spec(spec))[0]["id"]
+    first = next(sweep.expand_runs(sweep.load_spec(spec)))["id"]
     submitted = []
     real_submit = client.submit
 
@@ -203,14 +204,14 @@ def test_a_run_whose_worker_dies_is_resubmitted_once(tmp_path, fragile_cluster):
 
     client.submit = submit
     try:
-        records = experiment.run_sweep(spec, tmp_path / "out", executor=client, progress=False)
+        records = sweep.run_sweep(spec, tmp_path / "out", executor=client, progress=False)
     finally:
         del client.submit
     # the doomed run came back once; runs queued on the dead worker may have been resubmitted too, never twice
     assert submitted.count(first) == 2
     assert set(submitted) == {r["id"] for r in records} and max(map(submitted.count, submitted)) == 2
     assert len(records) == DASK_RUNS
-    experiment.run_sweep(spec, tmp_path / "serial", progress=False)
+    sweep.run_sweep(spec, tmp_path / "serial", progress=False)
     assert untimed_lines(tmp_path / "out") == untimed_lines(tmp_path / "serial")
 
 
@@ -221,7 +222,7 @@ def test_a_run_whose_worker_keeps_dying_fails_the_sweep_but_keeps_the_rest(tmp_p
     _wait_for_workers(client, 2)
     spec = tmp_path / "dask.toml"
     spec.write_text(DASK.replace("iterations = 2500", "iterations = 20").replace("seeds = [0, 1]", "seeds = [0]"))
-    first = experiment.expand_runs(experiment.load_spec(spec))[0]["id"]
+    first = next(sweep.expand_runs(sweep.load_spec(spec)))["id"]
     real_submit = client.submit
 
     def die(run):
@@ -230,13 +231,13 @@ def test_a_run_whose_worker_keeps_dying_fails_the_sweep_but_keeps_the_rest(tmp_p
     client.submit = lambda fn, run, **kw: real_submit(die if run["id"] == first else fn, run, **kw)
     try:
         with pytest.raises(KilledWorker):
-            experiment.run_sweep(spec, tmp_path / "out", executor=client, progress=False)
+            sweep.run_sweep(spec, tmp_path / "out", executor=client, progress=False)
     finally:
         del client.submit
     ids = set(untimed_lines(tmp_path / "out"))
     assert first not in ids  # every line is whole; the other finished runs are kept
     _wait_for_workers(client, 2)
-    experiment.run_sweep(spec, tmp_path / "out", executor=client, progress=False)  # resume completes it
+    sweep.run_sweep(spec, tmp_path / "out", executor=client, progress=False)  # resume completes it
     assert len(untimed_lines(tmp_path / "out")) == 6
 
 
@@ -244,9 +245,9 @@ def test_a_run_whose_worker_keeps_dying_fails_the_sweep_but_keeps_the_rest(tmp_p
 def test_a_diverging_run_is_recorded_as_diverged_without_nan(tmp_path):
     spec = {"name": "diverge", "datasets": ["sine"], "seeds": [0], "lambdas": [0.0, 1e-2], "model": {"hidden": [8]},
             "trainers": [{"name": "huge-lr", "kind": "backprop", "lr": 1e4, "epochs": 60}]}
-    records = experiment.run_sweep(spec, tmp_path / "out", progress=False)
+    records = sweep.run_sweep(spec, tmp_path / "out", progress=False)
     assert [r["status"] for r in records] == ["diverged", "diverged"]
-    text = (tmp_path / "out" / experiment.RESULTS_FILE).read_text()
+    text = (tmp_path / "out" / sweep.RESULTS_FILE).read_text()
     assert "NaN" not in text and "Infinity" not in text
 
     def numbers(x):
@@ -270,7 +271,7 @@ def test_hostile_names_never_write_outside_the_output_folder(tmp_path):
             "trainers": [{"name": "../../../../tmp/evil", "kind": "lbfgs", "max_iter": 3},
                          {"name": "/etc/passwd", "kind": "swarm", "particles": 4, "iterations": 2}]}
     out = tmp_path / "a" / "b" / "out"
-    records = experiment.run_sweep(spec, out, progress=False)
+    records = sweep.run_sweep(spec, out, progress=False)
     assert {r["trainer"] for r in records} == {"../../../../tmp/evil", "/etc/passwd"}
     assert {r["sweep"] for r in records} == {"../../../escape"}
     written = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*"))
@@ -278,7 +279,7 @@ def test_hostile_names_never_write_outside_the_output_folder(tmp_path):
     assert not (tmp_path / "escape").exists() and not Path("/tmp/evil").exists()
     for bad in ("../x", "../../x", "/tmp/x", "iris/../wine"):
         with pytest.raises(ValueError, match="unknown data set"):
-            experiment.parse_spec(dict(spec, datasets=[bad]))
+            sweep.parse_spec(dict(spec, datasets=[bad]))
 
 
 def test_package_reads_data_without_pickle_or_eval():
@@ -292,16 +293,20 @@ def test_package_reads_data_without_pickle_or_eval():
             for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1) if pattern.search(line)]
     assert hits == []
     # results are read with json: a record is plain data, whatever it holds
-    assert "json.loads" in (root / "experiment.py").read_text(encoding="utf-8")
+    assert "json.loads" in (root / "sweep" / "store.py").read_text(encoding="utf-8")
 
 
 def test_results_file_with_hostile_content_is_just_data(tmp_path):
     out = tmp_path / "out"
-    out.mkdir()
-    line = {"id": "0" * 16, "__reduce__": "os.system", "py/object": "os.system", "config": {"dataset": "../../x"}}
-    (out / experiment.RESULTS_FILE).write_text(json.dumps(line) + "\n")
-    records, _ = experiment.load_results(out)
-    assert records == [line]
+    sweep.run_sweep({"datasets": ["sine"], "seeds": [0], "lambdas": [0.0], "model": {"hidden": [2]},
+                     "trainers": [{"kind": "lbfgs", "max_iter": 3}]}, out, progress=False)
+    path = out / sweep.RESULTS_FILE
+    (record,) = [json.loads(line) for line in path.read_text().splitlines()]
+    line = {**record, "__reduce__": "os.system", "py/object": "os.system",
+            "config": {"dataset": "../../x", "__class__": "os.system"}}
+    path.write_text(json.dumps(line) + "\n")
+    records, _ = sweep.load_results(out)
+    assert records == [line]  # extra keys are data, never code
 
 
 # ------------------------------------------------------------------ any spec input: a spec or a ValueError
@@ -309,20 +314,20 @@ BASE = tomllib.loads((resources.files("swarmreg") / "specs" / "example.toml").re
 LEAF = st.one_of(st.none(), st.booleans(), st.integers(-2**63, 2**63), st.floats(allow_nan=True),
                  st.text(max_size=6),
                  st.sampled_from(["none", "ring", "global", "l1", "elastic", "iris", "sine", "backprop", "swarm",
-                                  "lbfgs", "weight_decay", "relu", "decoupled"]))
+                                  "lbfgs", "weight_decay", "decay_fraction", "relu", "decoupled"]))
 VALUE = st.recursive(LEAF, lambda inner: st.one_of(st.lists(inner, max_size=3),
                                                    st.dictionaries(st.text(max_size=5), inner, max_size=3)),
                      max_leaves=6)
-TOP_KEYS = sorted(experiment._TOP_KEYS) + ["other"]
+TOP_KEYS = sorted(spec_module.TOP_KEYS) + ["other"]
 TRAINER_KEYS = ["particles", "iterations", "bounds", "init_range", "v_max", "patience", "batch_size", "epochs",
-                "lr", "momentum", "decay", "l1", "max_iter", "tol", "neighbors", "topology", "weight_decay",
+                "lr", "momentum", "decay", "l1", "max_iter", "tol", "neighbors", "topology", "weight_decay", "decay_fraction",
                 "kind", "lam_as", "name", "inertia", "shuffle", "other"]
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
 @example("seeds", 10**12, 0, "lr", 0.1, "hidden", [3])  # a count too large to list
 @example("lambda_range", {"start": 1e-3, "stop": 1.0, "num": 10**12}, 0, "lr", 0.1, "hidden", [3])
-@example("lambdas", [-0.0], 1, "weight_decay", 0.5, "hidden", [3])  # λ given twice for a lam_as trainer
+@example("lambdas", [-0.0], 1, "decay_fraction", 0.5, "hidden", [3])  # λ given twice for a lam_as trainer
 @example("trainers", [{"kind": "swarm", "patience": [1, 2]}], 0, "v_max", [1], "activation", "relu")
 @given(st.sampled_from(TOP_KEYS), VALUE, st.integers(0, 3), st.sampled_from(TRAINER_KEYS), VALUE,
        st.sampled_from(["hidden", "activation"]), VALUE)
@@ -335,11 +340,11 @@ def test_fuzz_parse_spec_gives_a_spec_or_a_value_error(top, top_value, which, tk
     if isinstance(spec.get("model"), dict):
         spec["model"][mkey] = mvalue
     try:
-        parsed = experiment.parse_spec(spec)
+        parsed = sweep.parse_spec(spec)
     except ValueError as exc:
         assert str(exc)
         return
-    runs = experiment.expand_runs(parsed)  # a valid spec always expands to runs with ids
+    runs = list(sweep.expand_runs(parsed))  # a valid spec always expands to runs with ids
     assert len({r["id"] for r in runs}) == len(runs) > 0
 
 
@@ -351,6 +356,6 @@ def test_fuzz_spec_text_gives_a_spec_or_a_value_error(tmp_path_factory, text):
     path = tmp_path_factory.mktemp("fuzz") / "spec.toml"
     path.write_bytes(text.encode("utf-8", "surrogatepass"))
     try:
-        experiment.load_spec(path)
+        sweep.load_spec(path)
     except ValueError as exc:
         assert str(path) in str(exc)

@@ -7,6 +7,7 @@ import pytest
 from matplotlib.figure import Figure
 
 from swarmreg import MLP, plots
+from swarmreg import records as R
 from swarmreg.data import load_dataset
 
 
@@ -17,11 +18,12 @@ def record(trainer, kind, lam, seed, *, dataset="iris", val=1.0, test=1.0, train
     h = history or {"iteration": [0, 1, 2], "value": [3.0, 2.0, value], "weight_sq_norm": [1.0, sq * 2, sq],
                     "forward_samples": [10, 20, 30], "seconds": [0.0, 0.1, 0.2]}
     return {
-        "id": f"{trainer}-{lam}-{seed}-{dataset}", "sweep": sweep, "dataset": dataset, "task": task,
+        "id": f"{trainer}-{lam}-{seed}-{dataset}", "spec_hash": None, "sweep": sweep, "dataset": dataset, "task": task,
         "trainer": trainer, "kind": kind, "lam": lam, "lam_as": lam_as,
         "canonical_lam": lam if canonical is None else canonical, "penalty": penalty, "seed": seed,
         "config": {"seed": seed, "test_fraction": 0.25, "validation_fraction": 0.2,
                    "model": {"hidden": [3], "activation": "tanh"}, "trainer": {"settings": settings}},
+        "trainer_config": settings,
         "value": value, "data_loss": value, "penalty_value": 0.0, "weight_sq_norm": sq, "zero_fraction": zero,
         "near_zero_fraction": near, "forward_samples": 30, "backward_samples": 20, "iterations": 2,
         "seconds": 0.2, "status": status, "theta": theta or [], "history": h,
@@ -44,7 +46,7 @@ def l2_records():
 
 
 def test_summarize_is_median_and_quartiles_over_seeds(l2_records):
-    xs, med, q1, q3 = plots.summarize([r for r in l2_records if r["trainer"] == "bp"], "test_loss")
+    xs, med, q1, q3 = R.summarize([r for r in l2_records if r["trainer"] == "bp"], "test_loss")
     np.testing.assert_array_equal(xs, [0.0, 0.01, 1.0])
     # test losses over seeds at λ = 0: 0.1, 1.1, 2.1
     np.testing.assert_allclose(med, [1.1, 1.4, 1.9])
@@ -56,14 +58,14 @@ def test_diverged_and_missing_values_stay_out_of_the_curves(l2_records):
     recs = [r for r in l2_records if r["trainer"] == "bp"]
     recs.append(record("bp", "backprop", 0.0, 9, test=1e9, status="diverged"))
     recs.append(record("bp", "backprop", 0.0, 10, test=None))
-    xs, med, _, _ = plots.summarize(recs, "test_loss")
+    xs, med, _, _ = R.summarize(recs, "test_loss")
     assert med[0] == pytest.approx(1.1)
 
 
 def test_best_lambda_uses_validation_never_test(l2_records):
     # validation is lowest at λ = 0.01 while test is lowest at λ = 0
-    assert plots.best_lambda(l2_records, "bp", "iris") == 0.01
-    assert plots.best_lambda(l2_records, "bp", "iris", key="test_loss") == 0.0
+    assert R.best_lambda(l2_records, "bp", "iris") == 0.01
+    assert R.best_lambda(l2_records, "bp", "iris", key="test_loss") == 0.0
 
 
 def test_lambda_error_draws_the_medians_and_marks_the_best(l2_records):
@@ -88,7 +90,7 @@ def test_weight_norm_lines(l2_records):
 
 
 def test_objective_gap_subtracts_the_reference_on_the_same_seed(l2_records):
-    gaps = plots.objective_gaps(l2_records)
+    gaps = R.objective_gaps(l2_records)
     bp0 = [g["gap"] for g in gaps if g["trainer"] == "bp" and g["lam"] == 0.0]
     # bp: 2 + λ; ref: 1.5 + λ + seed → gaps 0.5, -0.5, -1.5
     assert sorted(bp0) == pytest.approx([-1.5, -0.5, 0.5])
@@ -116,7 +118,7 @@ def test_convention_shift_moves_fraction_curves_onto_the_canonical_axis():
     for lr in (0.1, 0.5):
         for d in (0.0, 0.01, 0.1):
             canonical = d / lr
-            recs.append(record(f"fraction lr {lr}", "backprop", d, 0, lam_as="weight_decay", canonical=canonical,
+            recs.append(record(f"fraction lr {lr}", "backprop", d, 0, lam_as="decay_fraction", canonical=canonical,
                                test=1.0 + canonical, sweep="conv", dataset="sine", task="regression"))
     for lam in (0.0, 0.1, 1.0):
         recs.append(record("coupled", "backprop", lam, 0, test=1.0 + lam, sweep="conv", dataset="sine",
@@ -134,23 +136,23 @@ def test_convention_shift_moves_fraction_curves_onto_the_canonical_axis():
         np.testing.assert_allclose(line.get_ydata(), 1.0 + np.asarray(line.get_xdata()))
 
 
-def test_pure_decay_is_the_geometric_shrink_for_plain_sgd():
+def test_decay_envelope_is_the_geometric_shrink_for_plain_sgd():
     r = record("bp", "backprop", 0.2, 0, settings={"lr": 0.1, "batch_size": 4},
                history={"iteration": [0, 1, 2, 5], "weight_sq_norm": [1, 1, 1, 1], "value": [1, 1, 1, 1],
                         "forward_samples": [0, 1, 2, 3], "seconds": [0, 1, 2, 3]})
     r["backward_samples"], r["iterations"] = 10 * 5, 5  # 10 samples per epoch, batch 4 → 3 steps
-    np.testing.assert_allclose(plots.pure_decay(r), (1 - 0.1 * 0.2) ** (2 * 3 * np.array([0, 1, 2, 5])))
+    np.testing.assert_allclose(R.decay_envelope(r), (1 - 0.1 * 0.2) ** (2 * 3 * np.array([0, 1, 2, 5])))
     r["kind"] = "swarm"
-    assert plots.pure_decay(r) is None
+    assert R.decay_envelope(r) is None
 
 
-def test_pure_decay_with_momentum_follows_the_heavy_ball_recurrence():
+def test_decay_envelope_with_momentum_follows_the_heavy_ball_recurrence():
     r = record("bp", "backprop", 0.5, 0, settings={"lr": 0.1, "momentum": 0.9},
                history={"iteration": [0, 1, 2], "weight_sq_norm": [1, 1, 1], "value": [1, 1, 1],
                         "forward_samples": [0, 1, 2], "seconds": [0, 1, 2]})
     r["backward_samples"], r["iterations"] = 2 * 7, 2  # full batch: one step per epoch
     # by hand: v1 = 0.5, w1 = 0.95; v2 = 0.9·0.5 + 0.5·0.95 = 0.925, w2 = 0.95 − 0.0925 = 0.8575
-    np.testing.assert_allclose(plots.pure_decay(r), [1.0, 0.95**2, 0.8575**2])
+    np.testing.assert_allclose(R.decay_envelope(r), [1.0, 0.95**2, 0.8575**2])
 
 
 def test_decay_trajectory_draws_each_history():

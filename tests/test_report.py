@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 from scipy.stats import wilcoxon
 
-from swarmreg import plots, report
-from swarmreg.experiment import load_results
+from swarmreg import records as R
+from swarmreg import report
+from swarmreg.sweep import load_results
 
 
 @pytest.fixture(scope="module")
@@ -20,11 +21,11 @@ def quick(tmp_path_factory):
 
 def test_quick_report_writes_every_figure_and_the_markdown(quick):
     root, path = quick
-    for name in report.FIGURES:
+    for name in (f.file for f in report.FIGURES):
         data = (root / "figures" / name).read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
     text = path.read_text()
-    for name in report.FIGURES:
+    for name in (f.file for f in report.FIGURES):
         assert f"]({name})" in text
     # no temporary files left behind, and the files are readable like any other
     assert not [p for p in (root / "figures").iterdir() if p.name.startswith(".")]
@@ -45,7 +46,7 @@ def test_report_tables_hold_the_records_numbers(quick):
     root, path = quick
     text = path.read_text()
     recs = _records(root)
-    main = plots.main_records(recs)
+    main = R.main_records(recs)
     rows = [line for line in text.splitlines() if line.startswith("| ")]
     checked = 0
     for ds in {r["dataset"] for r in main}:
@@ -68,10 +69,10 @@ def test_report_tables_hold_the_records_numbers(quick):
 def test_wilcoxon_rows_match_scipy_on_the_paired_seeds(quick):
     root, _ = quick
     recs = _records(root)
-    best = report.best_lambda_rows(recs)
-    rows = report.wilcoxon_rows(recs, best)
+    best = R.best_lambda_rows(recs)
+    rows = R.wilcoxon_rows(recs, best)
     assert rows
-    main = plots.main_records(recs)
+    main = R.main_records(recs)
     for w in rows:
         lam_a = next(b["lam"] for b in best if b["dataset"] == w["dataset"] and b["trainer"] == w["a"])
         lam_b = next(b["lam"] for b in best if b["dataset"] == w["dataset"] and b["trainer"] == w["b"])
@@ -91,7 +92,7 @@ def test_report_sentences_are_computed_not_written(quick):
     root, path = quick
     text = path.read_text()
     recs = _records(root)
-    l1 = plots.main_records(recs, "l1")
+    l1 = R.main_records(recs, "l1")
     top = max(r["lam"] for r in l1)
     prox = [r["zero_fraction"] for r in l1 if r["trainer"] == "backprop-proximal" and r["lam"] == top]
     assert f"backprop-proximal {100 * np.median(prox):.3g}% exactly zero" in text
@@ -122,21 +123,21 @@ def test_report_rejects_bad_arguments_before_writing(tmp_path):
 def test_quick_spec_shrinks_every_dimension():
     for spec in report.default_specs():
         q = report.quick_spec(spec)
-        assert len(q["datasets"]) <= 2 and len(q["seeds"]) <= 2
-        assert len(q["lambdas"]) < len(spec["lambdas"]) and max(q["lambdas"]) == max(spec["lambdas"])
-        for t, tq in zip(spec["trainers"], q["trainers"]):
+        assert len(q.datasets) <= 2 and len(q.seeds) <= 2
+        assert len(q.lambdas) < len(spec.lambdas) and max(q.lambdas) == max(spec.lambdas)
+        for t, tq in zip(spec.trainers, q.trainers):
             for key in ("epochs", "iterations", "max_iter"):
-                if key in t["settings"]:
-                    assert tq["settings"][key] < t["settings"][key]
+                if key in t.settings:
+                    assert tq.settings[key] < t.settings[key]
 
 
 def test_transition_lambda_interpolates_on_log_lambda():
     xs, med = [0.0, 0.01, 0.1, 1.0], [1.0, 1.0, 2.0, 4.0]
     # level 3 lies halfway between 2 (λ = 0.1) and 4 (λ = 1): at 10^-0.5 on a log axis
-    assert report.transition_lambda(xs, med, 3.0) == pytest.approx(10 ** -0.5)
-    assert report.transition_lambda(xs, med, 5.0) is None
-    assert report.transition_lambda(xs, med, 0.5) is None          # reached already at λ = 0
-    assert report.transition_lambda(xs, med, 1.5) == pytest.approx(10 ** -1.5)
+    assert R.transition_lambda(xs, med, 3.0) == pytest.approx(10 ** -0.5)
+    assert R.transition_lambda(xs, med, 5.0) is None
+    assert R.transition_lambda(xs, med, 0.5) is None          # reached already at λ = 0
+    assert R.transition_lambda(xs, med, 1.5) == pytest.approx(10 ** -1.5)
 
 
 def test_compare_script_prints_one_consistent_row_per_trainer(tmp_path):
@@ -148,7 +149,7 @@ def test_compare_script_prints_one_consistent_row_per_trainer(tmp_path):
     out = subprocess.run([sys.executable, str(script), "--dataset", "sine", "--seeds", "1", "--lam", "0.01"],
                          capture_output=True, text=True, cwd=tmp_path, check=True).stdout
     rows = [line.split() for line in out.splitlines()[2:]]
-    assert [r[0] for r in rows] == [t["name"] for t in report.default_specs()[0]["trainers"]]
+    assert [r[0] for r in rows] == [t.name for t in report.default_specs()[0].trainers]
     for r in rows:
         e, d, pen = float(r[1]), float(r[2]), float(r[3])
         assert e == pytest.approx(d + pen, rel=1e-3)        # E = D + R, to the printed digits
@@ -156,3 +157,99 @@ def test_compare_script_prints_one_consistent_row_per_trainer(tmp_path):
     bad = subprocess.run([sys.executable, str(script), "--dataset", "nope"], capture_output=True, text=True,
                          cwd=tmp_path)
     assert bad.returncode == 2 and "nope" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+
+
+# ------------------------------------------------------------------ any records a sweep accepts: figures and REPORT.md
+import hashlib
+import io
+import re as _re
+
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from swarmreg import records as _records
+
+NAMES = st.text(st.characters(blacklist_categories=("Cc", "Cs")), min_size=1, max_size=20)
+LAMS = st.lists(st.sampled_from([0.0, 5e-324, 1e-300, 1e-4, 0.1, 1.0, 1e6, 1e300, 1.797e308]), min_size=1,
+                max_size=3, unique=True)
+VALUES = st.one_of(st.floats(-1e300, 1e300), st.sampled_from([0.0, 1e-320, 1.797e308, -1.797e308]), st.none())
+POSITIVE = st.one_of(st.floats(0.0, 1.797e308), st.none())
+
+
+def _record(name, kind, lam, seed, dataset, value, sq, test, task, sweep_name="s", lam_as="penalty", penalty="l2",
+            status="max_iter"):
+    theta = [0.1] * 10  # a 1-3-1 network
+    history = {"iteration": [0, 1, 2], "value": [value, value, value], "weight_sq_norm": [sq, sq, sq],
+               "forward_samples": [0, 10, 20], "seconds": [0.0, 0.1, 0.2]}
+    fields = dict(
+        id=hashlib.sha256(repr((name, kind, lam, seed, dataset, penalty, lam_as)).encode()).hexdigest()[:16],
+        spec_hash=None, sweep=sweep_name,
+        dataset=dataset, task=task, trainer=name, kind=kind, lam=lam, lam_as=lam_as, canonical_lam=lam,
+        penalty=penalty, seed=seed, run_seed=seed,
+        config={"seed": seed, "test_fraction": 0.25, "validation_fraction": 0.2,
+                "model": {"hidden": [3], "activation": "tanh"}, "trainer": {"settings": {}}},
+        trainer_config={"lr": 0.1, "bounds": [-10.0, 10.0]}, value=value, data_loss=value, penalty_value=0.0,
+        weight_sq_norm=sq, zero_fraction=0.5, near_zero_fraction=0.5, forward_samples=20, backward_samples=20,
+        iterations=2, seconds=0.2, status=status, theta=theta, history=history,
+        **{f"{s}_loss": test for s in _records.SPLITS}, **{f"{s}_accuracy": None for s in _records.SPLITS},
+        **{f"{s}_rmse": test for s in _records.SPLITS})
+    return _records.new_record(**fields)
+
+
+@st.composite
+def hostile_records(draw):
+    names = draw(st.lists(NAMES, min_size=2, max_size=2, unique=True))
+    lams = draw(LAMS)
+    dataset = draw(st.sampled_from(["sine", "iris", "x|y", "$a$"]))
+    recs = []
+    for i, (name, kind) in enumerate(zip([*names, "lbfgs"], ["backprop", "swarm", "lbfgs"])):
+        for lam in lams:
+            for seed in (0, 1):
+                recs.append(_record(name, kind, lam, seed, dataset, draw(VALUES), draw(POSITIVE), draw(VALUES),
+                                    "regression", status=draw(st.sampled_from(["max_iter", "diverged", "converged"]))))
+    for lam in lams:  # an L1 sweep and a convention sweep of the same names
+        recs.append(_record(names[0], "backprop", lam, 0, dataset, draw(VALUES), draw(POSITIVE), draw(VALUES),
+                            "regression", penalty="l1"))
+        recs.append(_record(names[1], "backprop", lam, 0, dataset, draw(VALUES), draw(POSITIVE), draw(VALUES),
+                            "regression", sweep_name="conv", lam_as="decay_fraction"))
+    return recs
+
+
+def _pipes(line: str) -> int:
+    return len(_re.findall(r"(?<!\\)\|", line))
+
+
+def check_report_of(recs):
+    for entry in report.FIGURES:
+        fig = entry.draw(recs)
+        fig.savefig(io.BytesIO(), dpi=20, format="png")  # ticks and text are laid out here
+    text = report.write_report_md(recs, ["a|b", "**c**"])
+    assert "<script>" not in text
+    lines = text.splitlines()
+    for k, line in enumerate(lines):
+        if line.startswith("|---"):
+            header = lines[k - 1]
+            for row in lines[k + 1:]:
+                if not row.startswith("|"):
+                    break
+                assert _pipes(row) == _pipes(header), (header, row)
+    assert not _re.search(r"\b(nan|inf)\b", text, _re.IGNORECASE)
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+@example(recs=[_record(n, k, lam, s, "sine", 1.0, 1.0, 1.0, "regression")
+               for n, k in (("bp $\\x$", "backprop"), ("a|b <script>", "swarm"), ("lbfgs", "lbfgs"))
+               for lam in (0.0, 1.797e308) for s in (0, 1)])
+@given(recs=hostile_records())
+def test_any_accepted_records_draw_every_figure_and_a_well_formed_report(recs):
+    check_report_of(recs)
+
+
+def test_markdown_escaping_keeps_names_literal():
+    assert report.md("a|b") == r"a\|b"
+    assert report.md("**x**") == r"\*\*x\*\*"
+    assert report.md("<script>") == "&lt;script&gt;"
+    assert report.md("$x$") == r"\$x\$"
+    assert report.md("breast_cancer") == "breast_cancer"  # an underscore inside a word never formats
+    assert report.md("_x_") == r"\_x\_"
+    assert report.md("line\nbreak") == "line break"
