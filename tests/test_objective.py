@@ -242,13 +242,13 @@ def test_batch_chunks_particles_and_samples_and_still_equals_loop(hand, monkeypa
     thetas = np.random.default_rng(1).normal(size=(P, obj.n_params))
     expected = loop(obj, thetas)
     calls = []
-    real = obj.model._stack_logits_T
+    real = obj.model.stack_logits_T
 
     def spy(thetas, XT1, out):
         calls.append((thetas.shape[0], XT1.shape[1]))
         return real(thetas, XT1, out)
 
-    monkeypatch.setattr(obj.model, "_stack_logits_T", spy)
+    monkeypatch.setattr(obj.model, "stack_logits_T", spy)
     E = obj.batch(thetas)
     np.testing.assert_allclose(E, expected, rtol=1e-12, atol=0)
     # the work was split into sample chunks (and particle chunks when P > 1), every pair covered once
@@ -335,6 +335,24 @@ def test_huge_logits_give_finite_values_and_gradients(hand, output, loss, sizes,
 
 
 # ---------------------------------------------------------------- penalties
+def test_penalties_live_in_their_own_module_and_are_re_exported():
+    from swarmreg import objective, penalties
+    for name in ("L1", "L2", "ElasticNet", "make_penalty", "soft_threshold"):
+        assert getattr(objective, name) is getattr(penalties, name)
+
+
+def test_soft_threshold_by_hand_and_in_place():
+    from swarmreg.penalties import soft_threshold
+    w = np.array([-2.0, -0.5, 0.0, 0.3, 1.25])
+    expected = np.array([-1.0, 0.0, 0.0, 0.0, 0.25])
+    np.testing.assert_array_equal(soft_threshold(w, 1.0), expected)
+    np.testing.assert_array_equal(w, [-2.0, -0.5, 0.0, 0.3, 1.25])  # no out: w untouched
+    theta = np.array([9.0, -2.0, -0.5, 0.0, 0.3, 1.25, 9.0])
+    view = theta[1:6]
+    assert soft_threshold(view, 1.0, out=view) is view
+    np.testing.assert_array_equal(theta, np.r_[9.0, expected, 9.0])
+
+
 def test_penalty_values_and_gradients_by_hand():
     w = np.array([1.5, -2.0, 0.0, 0.25, -0.0])
     lam = 0.4
