@@ -17,6 +17,7 @@ import numbers
 import numpy as np
 from scipy.special import expit
 
+from . import checks
 from .model import MLP, check_finite, softmax
 from .penalties import L1, L2, ElasticNet, make_penalty, soft_threshold  # re-exported
 
@@ -52,7 +53,11 @@ class RegularizedError:
     max_memory : int
         Bytes of temporary memory :meth:`batch` may use per chunk; it uses at
         most min(max_memory, 16 MiB), since larger chunks gain nothing per sample
-        and push the swarm's own arrays out of the caches.
+        and push the swarm's own arrays out of the caches.  A chunk holds at
+        least one (particle, sample) pair, 2·(Σ widths + 2k)·itemsize bytes
+        (the widths of every layer after the input, k outputs), which a very
+        wide network may need beyond the budget; each chunk also copies its
+        particles' first-layer parameters.  :meth:`batch_memory` adds it up.
     """
 
     def __init__(self, model: MLP, X, y, loss: str | None = None, penalty=None,
@@ -229,15 +234,48 @@ class RegularizedError:
         The budget is at most 16 MiB whatever max_memory allows: larger chunks
         gain nothing per sample and push the swarm's own arrays out of the
         caches (measured: up to a quarter slower per iteration at 64 MiB)."""
-        widths = sum(self.model.sizes[1:]) + 2 * self.model.n_outputs
-        per_cell = 2 * widths * self.dtype.itemsize  # one (particle, sample) pair
-        cells = max(1, min(self.max_memory, 16 * 2**20) // per_cell)
+        cells = max(1, min(self.max_memory, 16 * 2**20) // self._pair_bytes())
         n = self.n_samples
         if P * n <= cells:
             return P, n
-        sample_chunk = min(n, max(1024, cells // P))
+        # At least 1024 samples per chunk keeps the per-chunk overhead small,
+        # but never more pairs than the budget holds (a very wide layer leaves
+        # room for fewer than 1024 pairs): then one particle at a time.
+        sample_chunk = min(n, max(min(1024, cells), cells // P))
         particle_chunk = max(1, min(P, cells // sample_chunk))
         return particle_chunk, sample_chunk
+
+    def _pair_bytes(self) -> int:
+        """Temporaries of one (particle, sample) pair in :meth:`batch`: every
+        layer's output and the loss's scratch, with room for a copy of each."""
+        widths = sum(self.model.sizes[1:]) + 2 * self.model.n_outputs
+        return 2 * widths * self.dtype.itemsize
+
+    def batch_memory(self, P: int) -> int:
+        """An upper estimate of the bytes one :meth:`batch` call on P particles allocates.
+
+        One chunk (its layers, pair by pair, plus its copy of the particles'
+        first-layer parameters), and with a penalty P × n_params float64 for
+        its terms; a float64 stack handed to a float32 objective adds its
+        float32 copy.
+
+        Parameters
+        ----------
+        P : int
+            Rows of the stack.
+
+        Returns
+        -------
+        int
+        """
+        P = checks.integer("P", P)
+        pc, sc = self._chunks(P)
+        first = self.model.layers[0]
+        item = self.dtype.itemsize
+        chunk = pc * sc * self._pair_bytes() + pc * (first.fan_in + 1) * first.fan_out * item
+        stack = P * self.n_params * item if item != 8 else 0
+        penalty = 2 * P * self.n_params * 8 if self.penalty is not None else 0
+        return chunk + stack + penalty + 8 * P
 
     def _loss_sum_T(self, z: np.ndarray, s0: int, s1: int) -> np.ndarray:
         """Per-particle sum of the per-entry loss from logits z (k, P, m) of

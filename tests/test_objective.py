@@ -278,6 +278,54 @@ def test_batch_temporary_memory_is_bounded():
     np.testing.assert_allclose(E, loop(obj, thetas), rtol=1e-12, atol=0)
 
 
+def test_batch_on_a_very_wide_layer_keeps_to_the_budget():
+    """A chunk holds at least one (particle, sample) pair, never the 1024 samples that
+    would take 1024 · 320 kB here; the bound is the one max_memory documents."""
+    import tracemalloc
+    rng = np.random.default_rng(0)
+    d, h, k, n, P, budget = 3, 20000, 2, 48, 2, 2**17
+    model = MLP((d, h, k), output="softmax")
+    obj = RegularizedError(model, rng.normal(size=(n, d)), rng.integers(0, k, n), max_memory=budget)
+    thetas = rng.normal(scale=0.01, size=(P, model.n_params))
+    pair = 2 * (h + k + 2 * k) * 8           # one (particle, sample) pair, float64
+    first_layer = (d + 1) * h * 8            # the chunk's copy of one particle's first layer
+    bound = max(budget, pair) + first_layer  # one pair: the budget holds less than that
+    assert 1024 * pair > 300 * bound
+    tracemalloc.start()
+    try:
+        E = obj.batch(thetas)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak <= bound, f"peak {peak} bytes, documented bound {bound}"
+    assert obj.batch_memory(P) >= peak
+    np.testing.assert_allclose(E, [obj.data_loss(t) for t in thetas], rtol=1e-12)
+
+
+@pytest.mark.parametrize("sizes, n, P, budget, dtype, penalty", [
+    ((3, 8, 2), 6000, 40, 2**18, np.float64, None),
+    ((5, 30, 10, 3), 900, 12, 2**16, np.float64, L1(0.1)),
+    ((4, 500, 3), 400, 7, 2**20, np.float32, L2(0.1)),
+    ((2, 4, 3), 50, 3, 2**24, np.float64, ElasticNet(0.1, 0.1)),
+])
+def test_batch_memory_is_an_upper_estimate_of_the_measured_peak(sizes, n, P, budget, dtype, penalty):
+    import tracemalloc
+    rng = np.random.default_rng(1)
+    model = MLP(sizes, output="softmax")
+    obj = RegularizedError(model, rng.normal(size=(n, sizes[0])), rng.integers(0, sizes[-1], n),
+                           penalty=penalty, dtype=dtype, max_memory=budget)
+    thetas = rng.normal(size=(P, model.n_params))
+    obj.batch(thetas)  # warm up: first calls may cache things outside the estimate
+    tracemalloc.start()
+    try:
+        obj.batch(thetas)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    estimate = obj.batch_memory(P)
+    assert peak <= estimate <= 3 * peak + 2**16, (peak, estimate)
+
+
 @pytest.mark.parametrize("output,loss", PAIRS)
 def test_float32_batch_agrees_with_float64(hand, output, loss):
     obj64, _, X, y = build(hand, (4, 6, 3), "tanh", output, loss, seed=8, n=300, penalty=L2(0.1))
