@@ -242,10 +242,10 @@ def parse_spec(spec: dict, source: str = "spec") -> dict:
         if lam_as == "weight_decay" and kind != "backprop":
             _fail(f"{where}: lam_as = \"weight_decay\" needs kind = \"backprop\", got {kind!r}")
         settings = {k: _check_setting(where, k, v, params[k]) for k, v in t.items() if k in params}
-        if lam_as == "weight_decay" and "weight_decay" in settings:
-            _fail(f"{where}: weight_decay is set by λ when lam_as = \"weight_decay\"; remove the weight_decay key")
-        # with lam_as = "weight_decay" every λ of the grid becomes the trainer's weight_decay: check each
-        for extra in ([{"weight_decay": lam} for lam in out["lambdas"]] if lam_as == "weight_decay" else [{}]):
+        if lam_as == "weight_decay" and "decay_fraction" in settings:
+            _fail(f"{where}: decay_fraction is set by λ when lam_as = \"weight_decay\"; remove the decay_fraction key")
+        # with lam_as = "weight_decay" every λ of the grid becomes the trainer's decay_fraction: check each
+        for extra in ([{"decay_fraction": lam} for lam in out["lambdas"]] if lam_as == "weight_decay" else [{}]):
             try:
                 TRAINER_KINDS[kind](**settings, **extra)
             except (ValueError, TypeError, OverflowError) as exc:
@@ -398,7 +398,7 @@ def run_one(run: dict) -> dict:
     t = run["trainer"]
     settings = dict(t["settings"])
     if t["lam_as"] == "weight_decay":
-        settings["weight_decay"] = run["lam"]
+        settings["decay_fraction"] = run["lam"]
     trainer = TRAINER_KINDS[t["kind"]](**settings)
     res = trainer.fit(objective, seed=run_seed(run["id"]))
     theta = res.theta

@@ -218,8 +218,8 @@ BAD_SPECS = [
     ("weight_decay on a swarm", lambda s: _edit(s, 'kind = "swarm"', 'kind = "swarm"\nlam_as = "weight_decay"'),
      ["lam_as", "backprop"]),
     ("lam_as unknown", lambda s: _edit(s, 'lam_as = "weight_decay"', 'lam_as = "decay"'), ["lam_as"]),
-    ("weight_decay twice", lambda s: _edit(s, 'lam_as = "weight_decay"', 'lam_as = "weight_decay"\nweight_decay = 0.1'),
-     ["weight_decay"]),
+    ("decay_fraction twice", lambda s: _edit(s, 'lam_as = "weight_decay"', 'lam_as = "weight_decay"\ndecay_fraction = 0.1'),
+     ["decay_fraction"]),
     ("malformed TOML", lambda s: s.replace("lambdas = [0.0, 1e-2]", "lambdas = [0.0, 1e-2"), ["malformed TOML"]),
     ("duplicate TOML key", lambda s: 'name = "a"\n' + s, ["malformed TOML"]),
     ("name wrong type", lambda s: _edit(s, 'name = "tiny"', "name = 3"), ["name"]),
@@ -405,7 +405,7 @@ def test_weight_decay_runs_use_lambda_as_the_fraction():
     rec = experiment.run_one(run)
     ds = load_dataset("sine", seed=0)
     obj = RegularizedError(MLP((1, 3, 1)), ds.X_train, ds.y_train)
-    res = BackpropTrainer(lr=0.05, momentum=0.5, epochs=5, weight_decay=0.01).fit(
+    res = BackpropTrainer(lr=0.05, momentum=0.5, epochs=5, decay_fraction=0.01).fit(
         obj, seed=experiment.run_seed(rec["id"]))
     assert rec["theta"] == res.theta.tolist()
     assert rec["canonical_lam"] == pytest.approx(0.01 * (1 - 0.5) / 0.05, rel=1e-12)  # λ = d(1 − μ)/η

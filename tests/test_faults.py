@@ -315,14 +315,14 @@ VALUE = st.recursive(LEAF, lambda inner: st.one_of(st.lists(inner, max_size=3),
                      max_leaves=6)
 TOP_KEYS = sorted(experiment._TOP_KEYS) + ["other"]
 TRAINER_KEYS = ["particles", "iterations", "bounds", "init_range", "v_max", "patience", "batch_size", "epochs",
-                "lr", "momentum", "decay", "l1", "max_iter", "tol", "neighbors", "topology", "weight_decay",
+                "lr", "momentum", "decay", "l1", "max_iter", "tol", "neighbors", "topology", "decay_fraction",
                 "kind", "lam_as", "name", "inertia", "shuffle", "other"]
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
 @example("seeds", 10**12, 0, "lr", 0.1, "hidden", [3])  # a count too large to list
 @example("lambda_range", {"start": 1e-3, "stop": 1.0, "num": 10**12}, 0, "lr", 0.1, "hidden", [3])
-@example("lambdas", [-0.0], 1, "weight_decay", 0.5, "hidden", [3])  # λ given twice for a lam_as trainer
+@example("lambdas", [-0.0], 1, "decay_fraction", 0.5, "hidden", [3])  # λ given twice for a lam_as trainer
 @example("trainers", [{"kind": "swarm", "patience": [1, 2]}], 0, "v_max", [1], "activation", "relu")
 @given(st.sampled_from(TOP_KEYS), VALUE, st.integers(0, 3), st.sampled_from(TRAINER_KEYS), VALUE,
        st.sampled_from(["hidden", "activation"]), VALUE)
