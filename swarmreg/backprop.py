@@ -11,13 +11,14 @@ the objective has ``regularize_bias=True``)::
     v ← μ·v + g
     θ ← θ − η·v
     w ← w − η·λ₂·w_old       if decay="decoupled"
-    w ← w − d·w_old          if weight_decay=d > 0
+    w ← w − d·w_old          if decay_fraction=d > 0
     w ← sign(w)·max(|w| − η·λ₁, 0)   if l1="proximal"
 
 λ₁ and λ₂ are the L1 and L2 parts of the objective's penalty
 (R = λ₁·Σ|w| + (λ₂/2)·Σw²) and ``w_old`` the penalized parameters before the
 step.  With μ = 0 and L2 the coupled step is w ← (1 − ηλ)·w − η·g_D, the
-textbook "weight decay" update.
+textbook "weight decay" update.  Each line is one rule of
+:mod:`swarmreg.decay`, applied in this order.
 """
 
 from __future__ import annotations
@@ -27,63 +28,15 @@ import time
 
 import numpy as np
 
-from . import checks
+from . import checks, decay as decay_rules
 from .objective import RegularizedError
 from .result import GRADIENT_COLUMNS, History, TrainResult, weight_stats
+from .training import retired_keywords
 
 __all__ = ["BackpropTrainer", "DECAYS", "L1_MODES"]
 
 DECAYS = ("coupled", "decoupled")
 L1_MODES = ("subgradient", "proximal")
-
-
-class _Update:
-    """One optimizer step θ ← step(θ, g_D) with the decay forms fixed for a fit.
-
-    Holds the velocity and the penalized slices; everything is updated in
-    place so a step allocates nothing beyond the penalty terms.
-    """
-
-    def __init__(self, trainer: "BackpropTrainer", objective: RegularizedError):
-        pen = objective.penalty
-        l1 = pen.l1 if pen is not None else 0.0
-        l2 = pen.l2 if pen is not None else 0.0
-        self.lr, self.mu = trainer.lr, trainer.momentum
-        self.slices = objective.penalty_slices
-        self.coupled_l2 = l2 if trainer.decay == "coupled" else 0.0
-        self.decoupled_l2 = l2 if trainer.decay == "decoupled" else 0.0
-        self.subgradient_l1 = l1 if trainer.l1 == "subgradient" else 0.0
-        self.proximal_l1 = l1 if trainer.l1 == "proximal" else 0.0
-        self.fraction = trainer.weight_decay
-        self.velocity = np.zeros(objective.n_params)
-
-    def __call__(self, theta: np.ndarray, g: np.ndarray, w_old: np.ndarray) -> None:
-        """Step ``theta`` (n_params,) in place from the data gradient ``g``
-        (n_params,; overwritten); ``w_old`` (n_params,) is a copy of theta."""
-        # Penalty terms added to the gradient, and so carried by the momentum.
-        for s in self.slices:
-            if self.coupled_l2:      # decay="coupled":    g += λ₂·w
-                g[s] += self.coupled_l2 * w_old[s]
-            if self.subgradient_l1:  # l1="subgradient":   g += λ₁·sign(w)
-                g[s] += self.subgradient_l1 * np.sign(w_old[s])
-        # The SGD step with heavy-ball momentum: v ← μ·v + g; θ ← θ − η·v.
-        if self.mu:
-            v = self.velocity
-            v *= self.mu
-            v += g
-            np.multiply(v, self.lr, out=g)
-        else:
-            g *= self.lr
-        theta -= g
-        # Penalty terms applied to the weights after the step.
-        for s in self.slices:
-            if self.decoupled_l2:    # decay="decoupled":  w −= η·λ₂·w_old
-                theta[s] -= (self.lr * self.decoupled_l2) * w_old[s]
-            if self.fraction:        # weight_decay=d:     w −= d·w_old
-                theta[s] -= self.fraction * w_old[s]
-            if self.proximal_l1:     # l1="proximal":      w ← sign(w)·max(|w| − η·λ₁, 0)
-                w = theta[s]
-                np.copysign(np.maximum(np.abs(w) - self.lr * self.proximal_l1, 0.0), w, out=w)
 
 
 class BackpropTrainer:
@@ -113,12 +66,14 @@ class BackpropTrainer:
         part: with l1="subgradient" its term λ₁·sign(w) stays in g (and so in
         the momentum) under both decays; with l1="proximal" it is applied
         after the step under both.
-    weight_decay : float
+    decay_fraction : float
         d >= 0.  After every step, w ← w − d·w_old: the "simplified" decay that
         subtracts a fixed fraction of each weight, on top of whatever penalty
         the objective carries (use it with penalty None to study it alone).
         For SGD its fixed point is that of L2 with λ = d·(1 − μ)/η, see
-        :func:`swarmreg.conventions.from_decoupled_fraction`.
+        :func:`swarmreg.conventions.from_decoupled_fraction`.  (Not PyTorch's
+        ``weight_decay``, which is the coupled λ₂: decay="coupled" with an L2
+        penalty.)
     l1 : {"subgradient", "proximal"}
         How the L1 part λ₁ acts.  "subgradient": λ₁·sign(w) (sign(0) = 0) is
         added to g, so every weight is pushed by the same amount and weights
@@ -139,8 +94,12 @@ class BackpropTrainer:
     (epochs + 1)·n (evaluations) for a full run).
     """
 
+    @retired_keywords(weight_decay=(
+        "the fraction d subtracted from every weight after each step is decay_fraction=d; "
+        "weight_decay elsewhere (torch.optim.SGD, swarmreg.conventions.from_torch_sgd) is the coupled "
+        "L2 strength λ, which here is an L2(λ) penalty on the objective with decay='coupled'"))
     def __init__(self, lr: float = 0.1, epochs: int = 100, batch_size: int | None = None,
-                 momentum: float = 0.0, decay: str = "coupled", weight_decay: float = 0.0,
+                 momentum: float = 0.0, decay: str = "coupled", decay_fraction: float = 0.0,
                  l1: str = "subgradient", shuffle: bool = True):
         self.lr = checks.real("lr", lr, positive=True)
         self.epochs = checks.integer("epochs", epochs)
@@ -149,7 +108,7 @@ class BackpropTrainer:
         if decay not in DECAYS:
             raise ValueError(f"decay={decay!r} is not a decay form; valid: {', '.join(DECAYS)}")
         self.decay = decay
-        self.weight_decay = checks.real("weight_decay", weight_decay)
+        self.decay_fraction = checks.real("decay_fraction", decay_fraction)
         if l1 not in L1_MODES:
             raise ValueError(f"l1={l1!r} is not an L1 mode; valid: {', '.join(L1_MODES)}")
         self.l1 = l1
@@ -165,7 +124,7 @@ class BackpropTrainer:
     def config(self) -> dict:
         """The settings, as the keyword arguments of ``__init__``."""
         return {"lr": self.lr, "epochs": self.epochs, "batch_size": self.batch_size,
-                "momentum": self.momentum, "decay": self.decay, "weight_decay": self.weight_decay,
+                "momentum": self.momentum, "decay": self.decay, "decay_fraction": self.decay_fraction,
                 "l1": self.l1, "shuffle": self.shuffle}
 
     def fit(self, objective: RegularizedError, theta0=None, seed=None, callback=None) -> TrainResult:
@@ -210,7 +169,11 @@ class BackpropTrainer:
 
         n = objective.n_samples
         batch = n if self.batch_size is None else min(self.batch_size, n)
-        update = _Update(self, objective)
+        pen = objective.penalty
+        rules = decay_rules.build_chain(
+            momentum=self.momentum, decay=self.decay, decay_fraction=self.decay_fraction, l1_mode=self.l1,
+            l1=pen.l1 if pen is not None else 0.0, l2=pen.l2 if pen is not None else 0.0,
+            slices=objective.penalty_slices, n_params=objective.n_params)
         w_old = theta.copy()
         work = {"forward_samples": 0, "backward_samples": 0}
         history = History(GRADIENT_COLUMNS)
@@ -246,7 +209,7 @@ class BackpropTrainer:
                     work["forward_samples"] += m
                     work["backward_samples"] += m
                     np.copyto(w_old, theta)
-                    update(theta, g, w_old)
+                    decay_rules.apply_chain(rules, theta, g, w_old, self.lr)
                     if not np.isfinite(theta).all():
                         finite = False
                         break

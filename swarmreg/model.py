@@ -5,6 +5,12 @@ layer the weight matrix ``W`` of shape ``(fan_in, fan_out)`` flattened in C
 order, then its bias ``b`` of shape ``(fan_out,)``.  A stack of parameter
 vectors ``thetas`` of shape ``(P, n_params)`` (a particle swarm) is evaluated in
 one vectorized computation.
+
+The model owns both directions of the network: :meth:`MLP.forward_pass` keeps
+the activations of one parameter vector, :meth:`MLP.backward` turns them and
+dD/dz of the logits into the gradient, and :meth:`MLP.stack_logits_T` is the
+samples-last forward pass of a whole stack.  Losses and penalties live in
+:mod:`swarmreg.objective` and :mod:`swarmreg.penalties`.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from scipy.special import expit
 
 from . import checks
 
-__all__ = ["MLP", "HIDDEN_ACTIVATIONS", "OUTPUT_ACTIVATIONS"]
+__all__ = ["MLP", "Layer", "HIDDEN_ACTIVATIONS", "OUTPUT_ACTIVATIONS"]
 
 HIDDEN_ACTIVATIONS = ("tanh", "sigmoid", "relu", "identity")
 OUTPUT_ACTIVATIONS = ("identity", "softmax", "sigmoid")
@@ -54,7 +60,13 @@ def softmax(z: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class _Layer:
+class Layer:
+    """Where one layer's parameters sit in ``theta``.
+
+    ``theta[w_start:w_stop]`` is its weight matrix W (fan_in, fan_out) in C
+    order and ``theta[w_stop:b_stop]`` its bias b (fan_out,).
+    """
+
     w_start: int
     w_stop: int
     b_stop: int
@@ -81,6 +93,11 @@ class MLP:
         Length of ``theta``.
     weight_mask : ndarray of bool, shape (n_params,)
         True on weights, False on biases.
+    layers : tuple of Layer
+        The per-layer layout of ``theta``, input layer first.
+    weight_slices : tuple of slice
+        ``theta[s]`` for s in it are the weights of each layer (the True runs
+        of ``weight_mask``): contiguous slices are faster than the mask.
     """
 
     def __init__(self, sizes, hidden: str = "tanh", output: str = "identity"):
@@ -107,9 +124,10 @@ class MLP:
         layers, start = [], 0
         for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
             w_stop = start + fan_in * fan_out
-            layers.append(_Layer(start, w_stop, w_stop + fan_out, fan_in, fan_out))
+            layers.append(Layer(start, w_stop, w_stop + fan_out, fan_in, fan_out))
             start = w_stop + fan_out
-        self._layers = tuple(layers)
+        self.layers = tuple(layers)
+        self.weight_slices = tuple(slice(l.w_start, l.w_stop) for l in layers)
         self.n_params = start
         mask = np.zeros(start, dtype=bool)
         for layer in layers:
@@ -162,16 +180,16 @@ class MLP:
                 theta[..., l.w_start:l.w_stop].reshape(lead + (l.fan_in, l.fan_out)),
                 theta[..., l.w_stop:l.b_stop],
             )
-            for l in self._layers
+            for l in self.layers
         ]
 
     def pack(self, layers) -> np.ndarray:
         """Inverse of :meth:`unpack`: a list of (W, b) pairs to ``theta`` (n_params,)."""
         layers = list(layers)
-        if len(layers) != len(self._layers):
-            raise ValueError(f"layers must hold {len(self._layers)} (W, b) pairs, got {len(layers)}")
+        if len(layers) != len(self.layers):
+            raise ValueError(f"layers must hold {len(self.layers)} (W, b) pairs, got {len(layers)}")
         theta = np.empty(self.n_params)
-        for i, (l, (W, b)) in enumerate(zip(self._layers, layers)):
+        for i, (l, (W, b)) in enumerate(zip(self.layers, layers)):
             W, b = np.asarray(W, dtype=float), np.asarray(b, dtype=float)
             if W.shape != (l.fan_in, l.fan_out) or b.shape != (l.fan_out,):
                 raise ValueError(
@@ -190,7 +208,7 @@ class MLP:
         """
         rng = checks.make_rng(seed)
         theta = np.zeros(self.n_params)
-        for l in self._layers:
+        for l in self.layers:
             limit = np.sqrt(6.0 / (l.fan_in + l.fan_out))
             theta[l.w_start:l.w_stop] = rng.uniform(-limit, limit, l.w_stop - l.w_start)
         return theta
@@ -228,33 +246,117 @@ class MLP:
 
     def _logits(self, theta: np.ndarray, X: np.ndarray) -> np.ndarray:
         """Unchecked forward pass to the logits (see :meth:`logits`)."""
-        layers = self.unpack(theta)
         if theta.ndim == 1:
-            a = X
-            for i, (W, b) in enumerate(layers):
-                z = a @ W
-                z += b
-                a = z if i == len(layers) - 1 else activate(self.hidden, z)
-            return a
+            for z in self._layer_outputs(theta, X):
+                pass  # only the last output, the logits, is kept
+            return z
         # A stack: the samples-last fast path, transposed back to (P, n, k).
-        XT1 = np.ones((X.shape[1] + 1, X.shape[0]), theta.dtype)
-        XT1[:-1] = X.T
         out = np.empty((self.n_outputs, theta.shape[0], X.shape[0]), theta.dtype)
-        return self._stack_logits_T(theta, XT1, out).transpose(1, 2, 0)
+        return self.stack_logits_T(theta, self.inputs_with_ones(X, theta.dtype), out).transpose(1, 2, 0)
 
-    def _stack_logits_T(self, thetas: np.ndarray, XT1: np.ndarray, out: np.ndarray) -> np.ndarray:
-        """Unchecked logits of a stack with samples on the last axis (the swarm's fast path).
+    def _layer_outputs(self, theta: np.ndarray, X: np.ndarray):
+        """Yield each layer's output for one parameter vector: the hidden
+        activations, then the logits.  Each is a fresh array."""
+        a = X
+        last = self.layers[-1]
+        for l in self.layers:
+            z = a @ theta[l.w_start:l.w_stop].reshape(l.fan_in, l.fan_out)
+            z += theta[l.w_stop:l.b_stop]
+            a = z if l is last else activate(self.hidden, z)
+            yield a
+
+    def forward_pass(self, theta: np.ndarray, X: np.ndarray) -> list:
+        """The forward pass of one parameter vector, keeping what back-propagation needs.
+
+        Unchecked: ``theta`` and ``X`` must already be float arrays of the
+        right shapes (as :meth:`check_theta` and :meth:`check_X` return them);
+        this is the per-step path of the gradient trainers.
+
+        Parameters
+        ----------
+        theta : ndarray, shape (n_params,)
+        X : ndarray, shape (m, n_inputs)
+
+        Returns
+        -------
+        list of ndarray
+            ``[X, a_1, ..., a_{L-1}, z]``: the input, the activation of every
+            hidden layer (m, fan_out) and the logits z (m, n_outputs), the
+            latter fresh arrays the caller may overwrite.
+        """
+        return [X, *self._layer_outputs(theta, X)]
+
+    def backward(self, theta: np.ndarray, activations: list, delta: np.ndarray) -> np.ndarray:
+        """Back-propagate dD/dz of the logits to the gradient of D.
+
+        Parameters
+        ----------
+        theta : ndarray, shape (n_params,)
+            The parameters :meth:`forward_pass` ran with.
+        activations : list of ndarray
+            What :meth:`forward_pass` returned (its last entry, the logits, is
+            not needed).
+        delta : ndarray, shape (m, n_outputs)
+            dD/dz for every sample and output; not modified.
+
+        Returns
+        -------
+        ndarray of float64, shape (n_params,)
+            dD/dθ in the layout of ``theta``.
+        """
+        grad = np.empty(self.n_params)
+        for i in range(len(self.layers) - 1, -1, -1):
+            l = self.layers[i]
+            a_in = activations[i]
+            np.matmul(a_in.T, delta, out=grad[l.w_start:l.w_stop].reshape(l.fan_in, l.fan_out))
+            np.sum(delta, axis=0, out=grad[l.w_stop:l.b_stop])
+            if i:
+                W = theta[l.w_start:l.w_stop].reshape(l.fan_in, l.fan_out)
+                delta = activation_derivative(self.hidden, a_in, delta @ W.T)
+        return grad
+
+    def inputs_with_ones(self, X: np.ndarray, dtype=None) -> np.ndarray:
+        """The samples-last input of :meth:`stack_logits_T`: X transposed, with
+        a last row of ones that carries the first layer's bias.
+
+        Parameters
+        ----------
+        X : ndarray, shape (n, n_inputs)
+        dtype : numpy float dtype, optional
+            Default the dtype of X.
+
+        Returns
+        -------
+        ndarray, shape (n_inputs + 1, n)
+        """
+        XT1 = np.ones((X.shape[1] + 1, X.shape[0]), X.dtype if dtype is None else dtype)
+        XT1[:-1] = X.T
+        return XT1
+
+    def stack_logits_T(self, thetas: np.ndarray, XT1: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """Logits of a stack with samples on the last axis: the swarm's fast path.
+
+        Unchecked, for callers that evaluate many stacks on the same inputs
+        (``RegularizedError.batch`` builds ``XT1`` once and reuses ``out``).
+        The first layer of all particles is one matrix product; each later
+        layer one batched product per particle.
 
         Parameters
         ----------
         thetas : ndarray, shape (P, n_params)
         XT1 : ndarray, shape (n_inputs + 1, n)
-            The inputs transposed, with a last row of ones that carries the first bias.
+            The inputs transposed, with a last row of ones that carries the
+            first bias (see :meth:`inputs_with_ones`).
         out : ndarray, shape (n_outputs, P, n)
             Receives the logits; returned.
+
+        Returns
+        -------
+        ndarray, shape (n_outputs, P, n)
+            ``out``, with ``out[j, p, i]`` the logit j of particle p on sample i.
         """
         P, n = thetas.shape[0], XT1.shape[1]
-        first, last = self._layers[0], self._layers[-1]
+        first, last = self.layers[0], self.layers[-1]
         d, h = first.fan_in, first.fan_out
         # The first layer's W (d, h) is followed by its b (h,): per particle one
         # (d + 1, h) block of theta.  Side by side as B (d + 1, P·h), the first
@@ -262,10 +364,10 @@ class MLP:
         B = np.empty((d + 1, P, h), thetas.dtype)
         np.copyto(B, thetas[:, :first.b_stop].reshape(P, d + 1, h).transpose(1, 0, 2))
         a = (B.reshape(d + 1, P * h).T @ XT1).reshape(P, h, n)
-        if len(self._layers) == 1:
+        if len(self.layers) == 1:
             out[...] = a.transpose(1, 0, 2)
             return out
-        for l in self._layers[1:]:
+        for l in self.layers[1:]:
             W = thetas[:, l.w_start:l.w_stop].reshape(P, l.fan_in, l.fan_out)
             b = thetas[:, l.w_stop:l.b_stop]
             activate(self.hidden, a)

@@ -1,131 +1,30 @@
-"""Penalties and the regularized error E(theta) = D(theta) + R(w).
+"""The regularized error E(theta) = D(theta) + R(w).
 
 D is the data loss, a MEAN over samples; R is the penalty on the weights
-(biases are left out unless ``regularize_bias=True``).  Both trainers, and the
+(biases are left out unless ``regularize_bias=True``), one of
+:mod:`swarmreg.penalties` (re-exported here).  Both trainers, and the
 reference optimizer, minimize the same :class:`RegularizedError`: backprop
 through :meth:`RegularizedError.value_and_grad`, the swarm through
-:meth:`RegularizedError.batch`.
+:meth:`RegularizedError.batch`.  The network's forward and backward passes are
+the model's (:class:`swarmreg.model.MLP`); this module adds the losses, their
+gradients with respect to the logits, and the penalty.
 """
 
 from __future__ import annotations
 
 import numbers
-from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import expit
 
 from . import checks
-from .model import MLP, activate, activation_derivative, check_finite, softmax
+from .model import MLP, check_finite, softmax
+from .penalties import L1, L2, ElasticNet, make_penalty, soft_threshold  # re-exported
 
-__all__ = ["L2", "L1", "ElasticNet", "RegularizedError", "LOSSES", "make_penalty"]
+__all__ = ["L2", "L1", "ElasticNet", "RegularizedError", "LOSSES", "make_penalty", "soft_threshold"]
 
 LOSSES = ("mse", "cross_entropy", "binary_cross_entropy")
 _DEFAULT_LOSS = {"identity": "mse", "softmax": "cross_entropy", "sigmoid": "binary_cross_entropy"}
-
-
-def soft_threshold(w: np.ndarray, t: float) -> np.ndarray:
-    """sign(w) * max(|w| - t, 0): the proximal operator of t * Σ|w|."""
-    return np.sign(w) * np.maximum(np.abs(w) - t, 0.0)
-
-
-@dataclass(frozen=True)
-class ElasticNet:
-    """R(w) = l1·Σ|w| + (l2/2)·Σw².
-
-    Every penalty is an ElasticNet in disguise; :class:`L1` and :class:`L2`
-    only fix one part at zero.  ``value`` and ``grad`` work on the last axis,
-    so a stack of weight vectors (P, m) gives P values.
-    """
-
-    l1: float = 0.0
-    l2: float = 0.0
-
-    def __post_init__(self):
-        object.__setattr__(self, "l1", checks.real("l1", self.l1))
-        object.__setattr__(self, "l2", checks.real("l2", self.l2))
-
-    def value(self, w) -> np.ndarray | float:
-        """R(w); w of shape (m,) gives a float, (P, m) gives (P,)."""
-        w = np.asarray(w, dtype=float)
-        r = np.zeros(w.shape[:-1])
-        if self.l1:
-            r = r + self.l1 * np.abs(w).sum(axis=-1)
-        if self.l2:
-            r = r + 0.5 * self.l2 * np.einsum("...i,...i->...", w, w)
-        return float(r) if w.ndim == 1 else r
-
-    def grad(self, w) -> np.ndarray:
-        """(Sub)gradient l1·sign(w) + l2·w, with sign(0) = 0."""
-        w = np.asarray(w, dtype=float)
-        g = self.l2 * w
-        if self.l1:
-            g += self.l1 * np.sign(w)
-        return g
-
-    def prox(self, w, step: float) -> np.ndarray:
-        """argmin_u ½‖u − w‖² + step·R(u): soft-threshold by step·l1, then
-        shrink by 1 / (1 + step·l2)."""
-        w = np.asarray(w, dtype=float)
-        u = soft_threshold(w, step * self.l1) if self.l1 else w.copy()
-        if self.l2:
-            u /= 1.0 + step * self.l2
-        return u
-
-    @property
-    def kind(self) -> str:
-        return "elastic"
-
-    @property
-    def lam(self) -> float:
-        """The total strength l1 + l2 (the single λ of L1 and L2)."""
-        return self.l1 + self.l2
-
-
-@dataclass(frozen=True, init=False)
-class L2(ElasticNet):
-    """R(w) = (lam/2)·Σw², gradient lam·w, prox w / (1 + step·lam)."""
-
-    def __init__(self, lam: float):
-        super().__init__(l1=0.0, l2=checks.real("lam", lam))
-
-    def __repr__(self) -> str:
-        return f"L2(lam={self.l2!r})"
-
-    @property
-    def kind(self) -> str:
-        return "l2"
-
-
-@dataclass(frozen=True, init=False)
-class L1(ElasticNet):
-    """R(w) = lam·Σ|w|, subgradient lam·sign(w), prox = soft-thresholding."""
-
-    def __init__(self, lam: float):
-        super().__init__(l1=checks.real("lam", lam), l2=0.0)
-
-    def __repr__(self) -> str:
-        return f"L1(lam={self.l1!r})"
-
-    @property
-    def kind(self) -> str:
-        return "l1"
-
-
-def make_penalty(kind: str | None, lam: float = 0.0, l1_ratio: float = 0.5) -> ElasticNet | None:
-    """Build a penalty by name: "l2", "l1", "elastic" (λ split by ``l1_ratio``) or None."""
-    if kind is None or kind == "none":
-        return None
-    if kind == "l2":
-        return L2(lam)
-    if kind == "l1":
-        return L1(lam)
-    if kind == "elastic":
-        lam = checks.real("lam", lam)
-        if isinstance(l1_ratio, bool) or not isinstance(l1_ratio, numbers.Real) or not 0.0 <= l1_ratio <= 1.0:
-            raise ValueError(f"l1_ratio must lie in [0, 1], got {l1_ratio!r}")
-        return ElasticNet(l1=lam * l1_ratio, l2=lam * (1.0 - l1_ratio))
-    raise ValueError(f"penalty={kind!r} is not a penalty; valid: l2, l1, elastic, none")
 
 
 class RegularizedError:
@@ -154,7 +53,11 @@ class RegularizedError:
     max_memory : int
         Bytes of temporary memory :meth:`batch` may use per chunk; it uses at
         most min(max_memory, 16 MiB), since larger chunks gain nothing per sample
-        and push the swarm's own arrays out of the caches.
+        and push the swarm's own arrays out of the caches.  A chunk holds at
+        least one (particle, sample) pair, 2·(Σ widths + 2k)·itemsize bytes
+        (the widths of every layer after the input, k outputs), which a very
+        wide network may need beyond the budget; each chunk also copies its
+        particles' first-layer parameters.  :meth:`batch_memory` adds it up.
     """
 
     def __init__(self, model: MLP, X, y, loss: str | None = None, penalty=None,
@@ -237,15 +140,14 @@ class RegularizedError:
         if self.regularize_bias:
             self.penalty_slices = (slice(0, model.n_params),)
         else:
-            self.penalty_slices = tuple(slice(l.w_start, l.w_stop) for l in model._layers)
+            self.penalty_slices = model.weight_slices
         self._onehot = None
         if loss == "cross_entropy":
             self._onehot = np.zeros((self.n_samples, k), dtype)
             self._onehot[np.arange(self.n_samples), target] = 1.0
         # batch() works with samples on the last axis: X transposed with a row
         # of ones (the first bias), targets (or one-hot labels) output-major
-        self._XT1 = np.ones((X.shape[1] + 1, self.n_samples), dtype)
-        self._XT1[:-1] = self.X.T
+        self._XT1 = model.inputs_with_ones(self.X, dtype)
         self._targetT = np.ascontiguousarray((self._onehot if loss == "cross_entropy" else target).T)
 
     def __repr__(self) -> str:
@@ -313,7 +215,7 @@ class RegularizedError:
         theta = self.model.check_theta(theta)
         if theta.ndim != 1:
             raise ValueError(f"theta must have shape ({self.n_params},), got {theta.shape}; use batch() for a stack")
-        z = self.model._logits(theta.astype(self.dtype, copy=False), self.X)
+        z = self.model.logits(theta.astype(self.dtype, copy=False), self.X)
         return float(self._loss_sum(z, self.target)) / (self.n_samples * self._per_sample_norm())
 
     def parts(self, theta) -> dict:
@@ -332,15 +234,48 @@ class RegularizedError:
         The budget is at most 16 MiB whatever max_memory allows: larger chunks
         gain nothing per sample and push the swarm's own arrays out of the
         caches (measured: up to a quarter slower per iteration at 64 MiB)."""
-        widths = sum(self.model.sizes[1:]) + 2 * self.model.n_outputs
-        per_cell = 2 * widths * self.dtype.itemsize  # one (particle, sample) pair
-        cells = max(1, min(self.max_memory, 16 * 2**20) // per_cell)
+        cells = max(1, min(self.max_memory, 16 * 2**20) // self._pair_bytes())
         n = self.n_samples
         if P * n <= cells:
             return P, n
-        sample_chunk = min(n, max(1024, cells // P))
+        # At least 1024 samples per chunk keeps the per-chunk overhead small,
+        # but never more pairs than the budget holds (a very wide layer leaves
+        # room for fewer than 1024 pairs): then one particle at a time.
+        sample_chunk = min(n, max(min(1024, cells), cells // P))
         particle_chunk = max(1, min(P, cells // sample_chunk))
         return particle_chunk, sample_chunk
+
+    def _pair_bytes(self) -> int:
+        """Temporaries of one (particle, sample) pair in :meth:`batch`: every
+        layer's output and the loss's scratch, with room for a copy of each."""
+        widths = sum(self.model.sizes[1:]) + 2 * self.model.n_outputs
+        return 2 * widths * self.dtype.itemsize
+
+    def batch_memory(self, P: int) -> int:
+        """An upper estimate of the bytes one :meth:`batch` call on P particles allocates.
+
+        One chunk (its layers, pair by pair, plus its copy of the particles'
+        first-layer parameters), and with a penalty P × n_params float64 for
+        its terms; a float64 stack handed to a float32 objective adds its
+        float32 copy.
+
+        Parameters
+        ----------
+        P : int
+            Rows of the stack.
+
+        Returns
+        -------
+        int
+        """
+        P = checks.integer("P", P)
+        pc, sc = self._chunks(P)
+        first = self.model.layers[0]
+        item = self.dtype.itemsize
+        chunk = pc * sc * self._pair_bytes() + pc * (first.fan_in + 1) * first.fan_out * item
+        stack = P * self.n_params * item if item != 8 else 0
+        penalty = 2 * P * self.n_params * 8 if self.penalty is not None else 0
+        return chunk + stack + penalty + 8 * P
 
     def _loss_sum_T(self, z: np.ndarray, s0: int, s1: int) -> np.ndarray:
         """Per-particle sum of the per-entry loss from logits z (k, P, m) of
@@ -393,7 +328,7 @@ class RegularizedError:
             for s0 in range(0, n, sc):
                 s1 = min(n, s0 + sc)
                 z = logits[:k * p * (s1 - s0)].reshape(k, p, s1 - s0)
-                z = self.model._stack_logits_T(block, self._XT1[:, s0:s1], z)
+                z = self.model.stack_logits_T(block, self._XT1[:, s0:s1], z)
                 out[p0:p0 + p] += self._loss_sum_T(z, s0, s1)
         out /= n * self._per_sample_norm()
         return out
@@ -443,19 +378,9 @@ class RegularizedError:
         m = X.shape[0]
         if m == 0:
             raise ValueError("rows selects no samples")
-        model = self.model
         theta = theta.astype(self.dtype, copy=False)
-        # layer views straight from the fixed layout (no re-validation per step)
-        Ws = [theta[l.w_start:l.w_stop].reshape(l.fan_in, l.fan_out) for l in model._layers]
-        acts = [X]
-        a = X
-        last = len(Ws) - 1
-        for i, l in enumerate(model._layers):
-            z = a @ Ws[i]
-            z += theta[l.w_stop:l.b_stop]
-            a = z if i == last else activate(model.hidden, z)
-            acts.append(a)
-        z = acts.pop()
+        activations = self.model.forward_pass(theta, X)
+        z = activations[-1]
         target = self.target if rows is None else self.target[rows]
         if self.loss == "cross_entropy":
             # one log-softmax serves both D and dD/dz (z is a fresh array)
@@ -471,15 +396,7 @@ class RegularizedError:
         else:
             d = float(self._loss_sum(z, target)) / (m * self._per_sample_norm())
             delta = self._loss_grad(z, target, rows)
-        grad = np.empty(self.n_params)
-        for i in range(last, -1, -1):
-            l = model._layers[i]
-            a_in = acts[i]
-            np.matmul(a_in.T, delta, out=grad[l.w_start:l.w_stop].reshape(l.fan_in, l.fan_out))
-            np.sum(delta, axis=0, out=grad[l.w_stop:l.b_stop])
-            if i:
-                delta = activation_derivative(model.hidden, a_in, delta @ Ws[i].T)
-        return d, grad
+        return d, self.model.backward(theta, activations, delta)
 
     def value_and_grad(self, theta, rows=None):
         """E and ∇E by back-propagation, on all samples or on the minibatch ``rows``.

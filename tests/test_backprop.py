@@ -111,7 +111,7 @@ def test_decoupled_l2_with_momentum_two_steps():
 def test_fixed_fraction_acts_on_top_of_the_penalty():
     eta, lam, d = 0.05, 0.3, 0.01
     obj = RegularizedError(MODEL, X, Y, penalty=L2(lam))
-    res = one_epoch_full_batch(obj, THETA0, lr=eta, weight_decay=d)
+    res = one_epoch_full_batch(obj, THETA0, lr=eta, decay_fraction=d)
     g = mse_grad(THETA0, X, Y) + lam * WMASK * THETA0
     np.testing.assert_allclose(res.theta, THETA0 - eta * g - d * WMASK * THETA0, rtol=1e-13)
 
@@ -119,7 +119,7 @@ def test_fixed_fraction_acts_on_top_of_the_penalty():
 def test_fixed_fraction_alone_with_momentum_two_steps():
     eta, d, mu = 0.05, 0.02, 0.5
     obj = RegularizedError(MODEL, X, Y)
-    res = one_epoch_full_batch(obj, THETA0, epochs=2, lr=eta, weight_decay=d, momentum=mu)
+    res = one_epoch_full_batch(obj, THETA0, epochs=2, lr=eta, decay_fraction=d, momentum=mu)
     v1 = mse_grad(THETA0, X, Y)
     t1 = THETA0 - eta * v1 - d * WMASK * THETA0
     v2 = mu * v1 + mse_grad(t1, X, Y)
@@ -148,7 +148,7 @@ def test_elastic_net_decoupled_and_proximal_compose_in_order():
     eta, l1, l2, mu, d = 0.05, 0.4, 0.3, 0.8, 0.01
     obj = RegularizedError(MODEL, X, Y, penalty=ElasticNet(l1=l1, l2=l2))
     res = one_epoch_full_batch(obj, THETA0, epochs=2, lr=eta, momentum=mu, decay="decoupled",
-                               l1="proximal", weight_decay=d)
+                               l1="proximal", decay_fraction=d)
 
     def step(t, v):
         v = mu * v + mse_grad(t, X, Y)
@@ -198,7 +198,7 @@ def test_regularize_bias_decays_biases_too():
     dict(penalty=L2(5.0), decay="decoupled"),
     dict(penalty=L1(5.0), l1="proximal"),
     dict(penalty=L1(5.0)),
-    dict(penalty=None, weight_decay=0.3),
+    dict(penalty=None, decay_fraction=0.3),
 ])
 def test_biases_untouched_by_every_decay(settings):
     penalty = settings.pop("penalty")
@@ -229,7 +229,7 @@ def test_fixed_fraction_reaches_the_ridge_optimum_of_d_one_minus_mu_over_eta(mu)
     lam = d * (1 - mu) / eta
     y = Y[:, 0]
     obj = RegularizedError(MODEL, X, y)
-    res = BackpropTrainer(lr=eta, epochs=600, momentum=mu, weight_decay=d).fit(obj, theta0=THETA0)
+    res = BackpropTrainer(lr=eta, epochs=600, momentum=mu, decay_fraction=d).fit(obj, theta0=THETA0)
     np.testing.assert_allclose(res.theta, ridge(X, y, lam), rtol=1e-9, atol=1e-11)
     # ... and the coupled L2 trainer with that λ lands on the same point
     l2 = BackpropTrainer(lr=eta, epochs=600, momentum=mu).fit(
@@ -318,7 +318,7 @@ def test_history_and_result_are_evaluated_on_all_training_data():
     assert np.all(np.diff(h["seconds"]) >= 0)
     assert (res.trainer, res.status, res.iterations) == ("backprop", "max_iter", 4)
     assert res.config == dict(lr=0.3, epochs=4, batch_size=8, momentum=0.5, decay="coupled",
-                              weight_decay=0.0, l1="subgradient", shuffle=True)
+                              decay_fraction=0.0, l1="subgradient", shuffle=True)
     assert TrainResult.from_dict(res.to_dict()).config == res.config
 
 
@@ -395,7 +395,7 @@ def test_callback_sees_every_epoch_and_can_stop():
     (dict(batch_size=0), "batch_size"), (dict(batch_size=-3), "batch_size"), (dict(batch_size=4.0), "batch_size"),
     (dict(momentum=1.0), "momentum"), (dict(momentum=-0.1), "momentum"), (dict(momentum=float("nan")), "momentum"),
     (dict(decay="adamw"), "decay"), (dict(l1="ista"), "l1"),
-    (dict(weight_decay=-0.01), "weight_decay"), (dict(weight_decay=float("inf")), "weight_decay"),
+    (dict(decay_fraction=-0.01), "decay_fraction"), (dict(decay_fraction=float("inf")), "decay_fraction"),
     (dict(shuffle="yes"), "shuffle"),
 ])
 def test_bad_settings_raise_naming_the_setting(kw, name):

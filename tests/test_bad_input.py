@@ -191,7 +191,7 @@ TABLE = [
     api("backprop: momentum 1", lambda w: BackpropTrainer(momentum=1.0), r"momentum must be a number in \[0, 1\)"),
     api("backprop: unknown decay", lambda w: BackpropTrainer(decay="adamw"), r"decay='adamw'.*valid: coupled"),
     api("backprop: unknown l1 mode", lambda w: BackpropTrainer(l1="lasso"), r"l1='lasso'.*valid: subgradient"),
-    api("backprop: negative weight_decay", lambda w: BackpropTrainer(weight_decay=-0.1), r"weight_decay must be"),
+    api("backprop: negative decay_fraction", lambda w: BackpropTrainer(decay_fraction=-0.1), r"decay_fraction must be"),
     api("backprop: shuffle not a bool", lambda w: BackpropTrainer(shuffle="yes"), r"shuffle must be True or False"),
     api("backprop: theta0 wrong shape", lambda w: BackpropTrainer(epochs=1).fit(objective(), np.zeros(3)),
         r"theta0 must have shape \(13,\)"),

@@ -258,7 +258,7 @@ def test_decoupled_fraction_fixed_point_is_ridge(mu):
     y = X @ [1.5, -0.5] + 0.2 + 0.2 * rng.standard_normal(30)
     eta, d = 0.1, 0.01
     model = MLP((2, 1))
-    res = BackpropTrainer(lr=eta, epochs=800, momentum=mu, weight_decay=d).fit(
+    res = BackpropTrainer(lr=eta, epochs=800, momentum=mu, decay_fraction=d).fit(
         RegularizedError(model, X, y), theta0=np.zeros(3))
     lam = cv.from_decoupled_fraction(d, eta, mu)
     assert lam == pytest.approx(d * (1 - mu) / eta)

@@ -96,6 +96,26 @@ def test_weight_mask(hand, sizes):
     np.testing.assert_array_equal(mask, hand.theta(ones_on_weights).astype(bool))
 
 
+def test_layers_and_weight_slices_are_the_layout():
+    # sizes (2, 3, 1): W1 at 0..5, b1 at 6..8, W2 at 9..11, b2 at 12
+    model = MLP((2, 3, 1))
+    assert [(l.w_start, l.w_stop, l.b_stop, l.fan_in, l.fan_out) for l in model.layers] == \
+        [(0, 6, 9, 2, 3), (9, 12, 13, 3, 1)]
+    assert model.weight_slices == (slice(0, 6), slice(9, 12))
+    mask = np.zeros(model.n_params, bool)
+    for s in model.weight_slices:
+        mask[s] = True
+    np.testing.assert_array_equal(mask, model.weight_mask)
+
+
+def test_inputs_with_ones_is_X_transposed_over_a_row_of_ones():
+    model = MLP((2, 3, 1))
+    X = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+    XT1 = model.inputs_with_ones(X)
+    np.testing.assert_array_equal(XT1, [[1, 3, 5], [2, 4, 6], [1, 1, 1]])
+    assert XT1.dtype == np.float64 and model.inputs_with_ones(X, np.float32).dtype == np.float32
+
+
 # --------------------------------------------------------------------- init
 def test_init_glorot_zero_bias_and_reproducible():
     sizes = (5, 7, 3)
@@ -154,6 +174,57 @@ def test_forward_on_a_stack_equals_per_row(hidden, output, sizes, P):
     for p in range(P):
         np.testing.assert_allclose(out[p], model.forward(thetas[p], X), rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(model.logits(thetas, X)[P - 1], model.logits(thetas[P - 1], X), rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("hidden", HIDDEN_ACTIVATIONS)
+def test_forward_pass_keeps_every_activation(hand, hidden):
+    rng = np.random.default_rng(2)
+    sizes = (3, 5, 4, 2)
+    layers = hand.layers(sizes, rng)
+    X = random_X(rng, 9, 3)
+    model = MLP(sizes, hidden=hidden)
+    acts = model.forward_pass(hand.theta(layers), X)
+    pre, z = hand.forward(layers, X, hidden)
+    assert len(acts) == len(sizes) and acts[0] is X
+    for a, zh in zip(acts[1:-1], pre):
+        np.testing.assert_allclose(a, hand.hidden(hidden, zh), rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(acts[-1], z, rtol=1e-12, atol=1e-13)
+
+
+@pytest.mark.parametrize("hidden", ["tanh", "sigmoid", "identity", "relu"])
+def test_backward_is_the_gradient_of_a_linear_function_of_the_logits(hand, hidden):
+    """backward(theta, acts, C) is d/dθ Σ C ∘ z(θ): central differences of that sum."""
+    rng = np.random.default_rng(3)
+    sizes = (3, 4, 5, 2)
+    layers = hand.layers(sizes, rng)
+    X = random_X(rng, 6, 3)
+    C = rng.normal(size=(6, 2))
+    model = MLP(sizes, hidden=hidden)
+    theta = hand.theta(layers)
+    if hidden == "relu":  # away from the kinks, where the derivative is defined
+        assert all(np.abs(zh).min() > 1e-3 for zh in hand.forward(layers, X, hidden)[0])
+    keep = C.copy()
+    grad = model.backward(theta, model.forward_pass(theta, X), C)
+    np.testing.assert_array_equal(C, keep)
+    h = 1e-6
+    fd = np.empty_like(theta)
+    for i in range(theta.size):
+        e = np.zeros_like(theta)
+        e[i] = h
+        fd[i] = (np.sum(C * model.logits(theta + e, X)) - np.sum(C * model.logits(theta - e, X))) / (2 * h)
+    np.testing.assert_allclose(grad, fd, rtol=1e-6, atol=1e-8)
+
+
+def test_stack_logits_T_is_the_logits_with_samples_last():
+    rng = np.random.default_rng(4)
+    model = MLP((3, 4, 2), hidden="tanh")
+    X = random_X(rng, 7, 3)
+    thetas = rng.normal(size=(5, model.n_params))
+    out = np.empty((2, 5, 7))
+    got = model.stack_logits_T(thetas, model.inputs_with_ones(X), out)
+    assert got is out
+    for p in range(5):
+        np.testing.assert_allclose(out[:, p, :].T, model.logits(thetas[p], X), rtol=1e-12, atol=1e-14)
 
 
 def test_output_activations_are_distributions():

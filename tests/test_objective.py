@@ -242,13 +242,13 @@ def test_batch_chunks_particles_and_samples_and_still_equals_loop(hand, monkeypa
     thetas = np.random.default_rng(1).normal(size=(P, obj.n_params))
     expected = loop(obj, thetas)
     calls = []
-    real = obj.model._stack_logits_T
+    real = obj.model.stack_logits_T
 
     def spy(thetas, XT1, out):
         calls.append((thetas.shape[0], XT1.shape[1]))
         return real(thetas, XT1, out)
 
-    monkeypatch.setattr(obj.model, "_stack_logits_T", spy)
+    monkeypatch.setattr(obj.model, "stack_logits_T", spy)
     E = obj.batch(thetas)
     np.testing.assert_allclose(E, expected, rtol=1e-12, atol=0)
     # the work was split into sample chunks (and particle chunks when P > 1), every pair covered once
@@ -276,6 +276,54 @@ def test_batch_temporary_memory_is_bounded():
     assert unchunked > 30 * budget
     assert peak < 8 * budget, f"peak {peak} bytes for max_memory={budget}"
     np.testing.assert_allclose(E, loop(obj, thetas), rtol=1e-12, atol=0)
+
+
+def test_batch_on_a_very_wide_layer_keeps_to_the_budget():
+    """A chunk holds at least one (particle, sample) pair, never the 1024 samples that
+    would take 1024 · 320 kB here; the bound is the one max_memory documents."""
+    import tracemalloc
+    rng = np.random.default_rng(0)
+    d, h, k, n, P, budget = 3, 20000, 2, 48, 2, 2**17
+    model = MLP((d, h, k), output="softmax")
+    obj = RegularizedError(model, rng.normal(size=(n, d)), rng.integers(0, k, n), max_memory=budget)
+    thetas = rng.normal(scale=0.01, size=(P, model.n_params))
+    pair = 2 * (h + k + 2 * k) * 8           # one (particle, sample) pair, float64
+    first_layer = (d + 1) * h * 8            # the chunk's copy of one particle's first layer
+    bound = max(budget, pair) + first_layer  # one pair: the budget holds less than that
+    assert 1024 * pair > 300 * bound
+    tracemalloc.start()
+    try:
+        E = obj.batch(thetas)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak <= bound, f"peak {peak} bytes, documented bound {bound}"
+    assert obj.batch_memory(P) >= peak
+    np.testing.assert_allclose(E, [obj.data_loss(t) for t in thetas], rtol=1e-12)
+
+
+@pytest.mark.parametrize("sizes, n, P, budget, dtype, penalty", [
+    ((3, 8, 2), 6000, 40, 2**18, np.float64, None),
+    ((5, 30, 10, 3), 900, 12, 2**16, np.float64, L1(0.1)),
+    ((4, 500, 3), 400, 7, 2**20, np.float32, L2(0.1)),
+    ((2, 4, 3), 50, 3, 2**24, np.float64, ElasticNet(0.1, 0.1)),
+])
+def test_batch_memory_is_an_upper_estimate_of_the_measured_peak(sizes, n, P, budget, dtype, penalty):
+    import tracemalloc
+    rng = np.random.default_rng(1)
+    model = MLP(sizes, output="softmax")
+    obj = RegularizedError(model, rng.normal(size=(n, sizes[0])), rng.integers(0, sizes[-1], n),
+                           penalty=penalty, dtype=dtype, max_memory=budget)
+    thetas = rng.normal(size=(P, model.n_params))
+    obj.batch(thetas)  # warm up: first calls may cache things outside the estimate
+    tracemalloc.start()
+    try:
+        obj.batch(thetas)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    estimate = obj.batch_memory(P)
+    assert peak <= estimate <= 3 * peak + 2**16, (peak, estimate)
 
 
 @pytest.mark.parametrize("output,loss", PAIRS)
@@ -335,6 +383,24 @@ def test_huge_logits_give_finite_values_and_gradients(hand, output, loss, sizes,
 
 
 # ---------------------------------------------------------------- penalties
+def test_penalties_live_in_their_own_module_and_are_re_exported():
+    from swarmreg import objective, penalties
+    for name in ("L1", "L2", "ElasticNet", "make_penalty", "soft_threshold"):
+        assert getattr(objective, name) is getattr(penalties, name)
+
+
+def test_soft_threshold_by_hand_and_in_place():
+    from swarmreg.penalties import soft_threshold
+    w = np.array([-2.0, -0.5, 0.0, 0.3, 1.25])
+    expected = np.array([-1.0, 0.0, 0.0, 0.0, 0.25])
+    np.testing.assert_array_equal(soft_threshold(w, 1.0), expected)
+    np.testing.assert_array_equal(w, [-2.0, -0.5, 0.0, 0.3, 1.25])  # no out: w untouched
+    theta = np.array([9.0, -2.0, -0.5, 0.0, 0.3, 1.25, 9.0])
+    view = theta[1:6]
+    assert soft_threshold(view, 1.0, out=view) is view
+    np.testing.assert_array_equal(theta, np.r_[9.0, expected, 9.0])
+
+
 def test_penalty_values_and_gradients_by_hand():
     w = np.array([1.5, -2.0, 0.0, 0.25, -0.0])
     lam = 0.4

@@ -1,0 +1,271 @@
+"""One step of back-propagation as an ordered chain of rules.
+
+Every form of weight decay, and the optimizer step itself, is one small rule;
+a step applies the rules of a chain in order, and the position of a rule is
+its meaning (optax's ``chain(..., add_decayed_weights(wd, mask), ...)`` is the
+model).  Each rule is called as ``rule(theta, g, w_old, lr)`` and works in
+place on the step's arrays:
+
+* ``theta`` (n_params,): the parameters, updated in place;
+* ``g`` (n_params,): the data gradient g_D on entry; gradient rules add to it,
+  the step consumes it (its buffer is then scratch);
+* ``w_old`` (n_params,): a copy of theta from before the step;
+* ``lr``: the step's learning rate η, passed per call so that a schedule may
+  vary it.
+
+Only the penalized parameters w (the weights; biases too when the objective
+has ``regularize_bias=True``) are touched by the decay rules.  The order,
+which is the semantics::
+
+    1. gradient terms: before the step, so the momentum carries them
+       CoupledL2(λ₂)       g ← g + λ₂·w_old
+       L1Subgradient(λ₁)   g ← g + λ₁·sign(w_old)          (sign(0) = 0)
+    2. the step, exactly one, holding the optimizer's state
+       SGD(μ)              v ← μ·v + g;  θ ← θ − η·v        (v starts at 0)
+    3. parameter terms: after the step, past the momentum
+       DecoupledL2(λ₂)     w ← w − η·λ₂·w_old
+       DecayFraction(d)    w ← w − d·w_old
+       ProximalL1(λ₁)      w ← sign(w)·max(|w| − η·λ₁, 0)
+
+:func:`build_chain` makes the chain of a :class:`~swarmreg.backprop.BackpropTrainer`
+(only the rules that act, so the common case does no more work than it must);
+:func:`pure_decay` runs that same chain with a zero data gradient.  New steps
+(Adam, AdamW) and schedules belong here as rules of the same shape.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from typing import ClassVar, Protocol
+
+import numpy as np
+
+from . import checks
+from .penalties import soft_threshold
+
+__all__ = ["Rule", "CoupledL2", "L1Subgradient", "SGD", "DecoupledL2", "DecayFraction", "ProximalL1",
+           "STAGES", "chain", "build_chain", "apply_chain", "pure_decay"]
+
+STAGES = ("gradient", "step", "parameter")
+
+
+class Rule(Protocol):
+    """A rule of a step: ``stage`` says where in the chain it may stand."""
+
+    stage: ClassVar[str]
+
+    def __call__(self, theta: np.ndarray, g: np.ndarray, w_old: np.ndarray, lr: float) -> None: ...
+
+
+# ------------------------------------------------------------ gradient terms
+@dataclass(frozen=True)
+class CoupledL2:
+    """g ← g + λ₂·w_old: the gradient of (λ₂/2)·Σw², carried by the momentum
+    (``torch.optim.SGD``'s weight_decay)."""
+
+    l2: float
+    slices: tuple = field(repr=False)
+    stage: ClassVar[str] = "gradient"
+
+    def __call__(self, theta, g, w_old, lr):
+        for s in self.slices:
+            g[s] += self.l2 * w_old[s]
+
+
+@dataclass(frozen=True)
+class L1Subgradient:
+    """g ← g + λ₁·sign(w_old): a subgradient of λ₁·Σ|w| (sign(0) = 0)."""
+
+    l1: float
+    slices: tuple = field(repr=False)
+    stage: ClassVar[str] = "gradient"
+
+    def __call__(self, theta, g, w_old, lr):
+        for s in self.slices:
+            g[s] += self.l1 * np.sign(w_old[s])
+
+
+# ------------------------------------------------------------------ the step
+@dataclass(eq=False)
+class SGD:
+    """The SGD step with heavy-ball momentum: v ← μ·v + g; θ ← θ − η·v.
+
+    ``velocity`` (n_params,) is the optimizer's state, zero at the start of a
+    fit; with μ = 0 it is never touched and the step is θ ← θ − η·g.
+    """
+
+    momentum: float
+    velocity: np.ndarray = field(repr=False)
+    stage: ClassVar[str] = "step"
+
+    def __call__(self, theta, g, w_old, lr):
+        if self.momentum:
+            v = self.velocity
+            v *= self.momentum
+            v += g
+            np.multiply(v, lr, out=g)
+        else:
+            g *= lr
+        theta -= g
+
+
+# ----------------------------------------------------------- parameter terms
+@dataclass(frozen=True)
+class DecoupledL2:
+    """w ← w − η·λ₂·w_old: L2 decay applied past the momentum."""
+
+    l2: float
+    slices: tuple = field(repr=False)
+    stage: ClassVar[str] = "parameter"
+
+    def __call__(self, theta, g, w_old, lr):
+        for s in self.slices:
+            theta[s] -= (lr * self.l2) * w_old[s]
+
+
+@dataclass(frozen=True)
+class DecayFraction:
+    """w ← w − d·w_old: a fixed fraction of every weight, whatever η is."""
+
+    fraction: float
+    slices: tuple = field(repr=False)
+    stage: ClassVar[str] = "parameter"
+
+    def __call__(self, theta, g, w_old, lr):
+        for s in self.slices:
+            theta[s] -= self.fraction * w_old[s]
+
+
+@dataclass(frozen=True)
+class ProximalL1:
+    """w ← sign(w)·max(|w| − η·λ₁, 0): the proximal step of η·λ₁·Σ|w| (ISTA),
+    which gives exact zeros."""
+
+    l1: float
+    slices: tuple = field(repr=False)
+    stage: ClassVar[str] = "parameter"
+
+    def __call__(self, theta, g, w_old, lr):
+        t = lr * self.l1
+        for s in self.slices:
+            w = theta[s]
+            soft_threshold(w, t, out=w)
+
+
+# ----------------------------------------------------------------- chains
+def chain(*rules) -> tuple:
+    """The rules as a chain, checked: gradient terms, then one step, then
+    parameter terms.
+
+    Raises
+    ------
+    ValueError
+        When a rule has no known ``stage``, the stages are out of order, or
+        there is not exactly one step.
+    """
+    stages = []
+    for rule in rules:
+        stage = getattr(rule, "stage", None)
+        if stage not in STAGES:
+            raise ValueError(f"{rule!r} is not a rule: its stage must be one of {', '.join(STAGES)}")
+        stages.append(STAGES.index(stage))
+    if stages != sorted(stages):
+        raise ValueError("rules must come in the order gradient terms, step, parameter terms; got "
+                         + ", ".join(type(r).__name__ for r in rules))
+    if stages.count(STAGES.index("step")) != 1:
+        raise ValueError(f"a chain needs exactly one step rule, got {stages.count(STAGES.index('step'))}")
+    return tuple(rules)
+
+
+def build_chain(*, momentum: float, decay: str, decay_fraction: float, l1_mode: str,
+                l1: float, l2: float, slices, n_params: int) -> tuple:
+    """The chain of one BackpropTrainer step: only the rules that act.
+
+    Parameters
+    ----------
+    momentum, decay, decay_fraction : the trainer's settings
+        μ; "coupled" or "decoupled" (where λ₂ acts); d.
+    l1_mode : {"subgradient", "proximal"}
+        The trainer's ``l1`` setting (where λ₁ acts).
+    l1, l2 : float
+        λ₁ and λ₂ of the objective's penalty (0 without one).
+    slices : tuple of slice
+        The penalized parameters (the objective's ``penalty_slices``).
+    n_params : int
+        Length of theta (the velocity's).
+    """
+    rules = []
+    if l2 and decay == "coupled":
+        rules.append(CoupledL2(l2, slices))
+    if l1 and l1_mode == "subgradient":
+        rules.append(L1Subgradient(l1, slices))
+    rules.append(SGD(momentum, np.zeros(n_params)))
+    if l2 and decay == "decoupled":
+        rules.append(DecoupledL2(l2, slices))
+    if decay_fraction:
+        rules.append(DecayFraction(decay_fraction, slices))
+    if l1 and l1_mode == "proximal":
+        rules.append(ProximalL1(l1, slices))
+    return chain(*rules)
+
+
+def apply_chain(rules: tuple, theta: np.ndarray, g: np.ndarray, w_old: np.ndarray, lr: float) -> None:
+    """One step: every rule of ``rules`` in order (see the module docstring)."""
+    for rule in rules:
+        rule(theta, g, w_old, lr)
+
+
+def pure_decay(config: dict, l2: float, steps) -> np.ndarray:
+    """Σw²(k) / Σw²(0) after k steps when the data gradient is zero.
+
+    Runs the chain :func:`build_chain` makes for a trainer with these settings
+    and an L2 penalty λ₂ = ``l2`` (every L2 form: coupled or decoupled per
+    ``decay``, plus the decay fraction), on a one-weight vector.  With g_D = 0
+    every rule is linear in w, so the ratio is that of any weight vector:
+    what the decay alone does to a network's weights.
+
+    Parameters
+    ----------
+    config : dict
+        Backprop trainer settings as ``BackpropTrainer(...).config`` gives
+        them; missing keys take the trainer's defaults (from its signature).
+    l2 : float
+        λ₂ >= 0 of the objective's penalty.
+    steps : array_like of int
+        Cumulative step counts k >= 0 (steps, not epochs: an epoch of
+        minibatches is several).
+
+    Returns
+    -------
+    ndarray of float, shape of ``steps``
+    """
+    from .backprop import BackpropTrainer  # the trainer builds on this module: import it late
+
+    defaults = {name: p.default for name, p in inspect.signature(BackpropTrainer.__init__).parameters.items()
+                if name != "self"}
+    unknown = sorted(set(config) - set(defaults))
+    if unknown:
+        raise ValueError(f"config has {', '.join(map(repr, unknown))}, not backprop settings; "
+                         f"valid: {', '.join(defaults)}")
+    trainer = BackpropTrainer(**{**defaults, **config})
+    l2 = checks.real("l2", l2)
+    steps = np.asarray(steps)
+    if steps.size == 0:
+        return np.zeros(steps.shape)
+    if steps.dtype.kind not in "iu" or steps.min() < 0:
+        raise ValueError(f"steps must be integer step counts >= 0, got {steps!r}")
+    rules = build_chain(momentum=trainer.momentum, decay=trainer.decay, decay_fraction=trainer.decay_fraction,
+                        l1_mode=trainer.l1, l1=0.0, l2=l2, slices=(slice(0, 1),), n_params=1)
+    wanted, where = np.unique(steps.ravel(), return_inverse=True)
+    theta, g, w_old = np.ones(1), np.empty(1), np.empty(1)
+    sq = np.empty(wanted.size)
+    done = 0
+    for i, k in enumerate(wanted):
+        for _ in range(int(k) - done):
+            np.copyto(w_old, theta)
+            g[:] = 0.0
+            apply_chain(rules, theta, g, w_old, trainer.lr)
+        done = int(k)
+        sq[i] = theta[0] * theta[0]
+    return sq[where].reshape(steps.shape)
