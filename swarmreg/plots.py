@@ -7,8 +7,9 @@ does not: they only draw.  Medians over seeds are lines with the
 interquartile range as a band; λ axes are symlog so that λ = 0 shows.
 
 Whatever a sweep accepted draws: names are shown as text (never as
-mathtext), any finite λ fits its axis, and values beyond ±1e300 are drawn at
-±1e300 (the tables keep the exact numbers).
+mathtext), any finite λ fits its axis, and magnitudes beyond 1e100 (or below
+1e-100) are drawn at that bound, since matplotlib's axes and ticks overflow
+beyond a few hundred decades (the tables keep the exact numbers).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import math
 
 import numpy as np
 from matplotlib.figure import Figure
-from matplotlib.ticker import SymmetricalLogLocator
+from matplotlib.ticker import NullLocator, SymmetricalLogLocator
 
 from . import records as R
 from .data import load_dataset, sine_curve
@@ -27,7 +28,7 @@ __all__ = ["plot_lambda_error", "plot_weight_norm", "plot_objective_gap", "plot_
            "plot_decay_trajectory", "plot_convention_shift", "plot_convergence", "text"]
 
 _REF_STYLE = {"color": "black", "linestyle": "--"}
-_DRAW_LIMIT = 1e300
+_DRAW_LIMIT = 1e100
 
 
 # ------------------------------------------------------------------ text and numbers
@@ -42,7 +43,20 @@ def text(name) -> str:
 
 
 def _drawable(values) -> np.ndarray:
-    return np.clip(np.asarray(values, dtype=float), -_DRAW_LIMIT, _DRAW_LIMIT)
+    """Values as drawn: magnitudes within [1/_DRAW_LIMIT, _DRAW_LIMIT] (or 0), so that an axis, its margins
+    and its ticks stay inside what a float can hold."""
+    v = np.clip(np.asarray(values, dtype=float), -_DRAW_LIMIT, _DRAW_LIMIT)
+    tiny = (v != 0) & (np.abs(v) < 1 / _DRAW_LIMIT)
+    v[tiny] = np.copysign(1 / _DRAW_LIMIT, v[tiny])
+    return v
+
+
+def _sparse_ticks(axis, linthresh: float, top: float) -> None:
+    """At most about ten major ticks on a symlog axis, whatever the decades it spans."""
+    decades = max(1.0, math.log10(max(top, linthresh)) - math.log10(linthresh))
+    axis.set_major_locator(SymmetricalLogLocator(linthresh=linthresh, base=10.0 ** max(1, math.ceil(decades / 8))))
+    if decades > 12:
+        axis.set_minor_locator(NullLocator())
 
 
 def _line(ax, xs, med, q1, q3, label, marker="o", **style):
@@ -79,10 +93,11 @@ def _lam_axis(ax, lams, label="λ"):
         ax.set_xlabel(label)
         return
     hi = min(max(pos), _DRAW_LIMIT)
-    linthresh = max(min(pos), hi / 1e280, 1e-300)  # the transform divides by linthresh
+    # the symlog transform computes linthresh·exp(…): it spans at most ~300 decades above linthresh
+    linthresh = max(min(pos), 1 / _DRAW_LIMIT)
     ax.set_xscale("symlog", linthresh=linthresh, linscale=0.5)
-    upper = hi * 1.6 if hi * 1.6 < _DRAW_LIMIT else hi
-    ax.set_xlim(-0.3 * linthresh, upper)  # no empty negative side
+    _sparse_ticks(ax.xaxis, linthresh, hi)
+    ax.set_xlim(-0.3 * linthresh, hi * 1.6)  # no empty negative side
     ax.set_xlabel(label)
 
 
@@ -182,14 +197,6 @@ def plot_weight_norm(records) -> Figure:
     return fig
 
 
-def _gap_locator(gaps, linthresh: float):
-    """Symlog ticks every two decades, or fewer when the gaps span many more decades."""
-    top = max((abs(g) for g in gaps if math.isfinite(g)), default=linthresh)
-    decades = max(1.0, math.log10(max(top, linthresh) / linthresh))
-    base = 10.0 ** max(2, math.ceil(decades / 10))
-    return SymmetricalLogLocator(linthresh=linthresh, base=base)
-
-
 def plot_objective_gap(records) -> Figure:
     """E reached minus the reference optimum's E, against λ: how well each trainer
     minimizes the penalized error it is given."""
@@ -203,9 +210,10 @@ def plot_objective_gap(records) -> Figure:
         _trainer_lines(ax, recs, "gap")
         ax.axhline(0.0, **_REF_STYLE, linewidth=1, label="reference (L-BFGS)")
         _lam_axis(ax, [r["lam"] for r in recs])
-        # linear within ±1e-6 (numerically equal), then one tick every few decades
+        # linear within ±1e-6 (numerically equal), logarithmic beyond
         ax.set_yscale("symlog", linthresh=1e-6, linscale=0.5)
-        ax.yaxis.set_major_locator(_gap_locator([float(g) for y in _drawn_y(ax) for g in y], 1e-6))
+        _sparse_ticks(ax.yaxis, 1e-6, max((float(np.nanmax(np.abs(y))) for y in _drawn_y(ax) if np.isfinite(y).any()),
+                                          default=1.0))
         ax.set_ylabel("E − E(reference)")
         ax.set_title(text(ds))
     _legend(axes[0])
@@ -311,15 +319,18 @@ def plot_decay_trajectory(records, dataset: str | None = None) -> Figure:
                 continue
             h = r["history"]
             sq = np.array([np.nan if v is None else v for v in h["weight_sq_norm"]], dtype=float)
-            seen.append(sq[np.isfinite(sq) & (sq > 0)])
-            ax.plot(h["iteration"], _drawable(sq), color=colors[lam], label=f"λ = {lam:g}")
+            drawn = _drawable(sq)
+            seen.append(drawn[np.isfinite(drawn) & (drawn > 0)])
+            ax.plot(h["iteration"], drawn, color=colors[lam], label=f"λ = {lam:g}")
             envelope = R.decay_envelope(r)
             if envelope is not None and lam > 0 and np.isfinite(sq[0]):
-                ax.plot(h["iteration"], _drawable(sq[0] * envelope), color=colors[lam], linestyle=":",
+                with np.errstate(over="ignore", invalid="ignore"):
+                    alone = _drawable(sq[0] * envelope)
+                ax.plot(h["iteration"], alone, color=colors[lam], linestyle=":",
                         linewidth=1, label="decay alone" if lam == picks[-1] else None)
         seen = np.concatenate(seen) if seen else np.array([])
         if seen.size:  # the trajectories set the scale; the decay-alone curves may leave it
-            low, high = max(seen.min() / 3, 1e-300), min(seen.max() * 3, _DRAW_LIMIT)
+            low, high = max(seen.min() / 3, 1 / _DRAW_LIMIT), min(seen.max() * 3, _DRAW_LIMIT)
             if low < high:
                 ax.set_ylim(low, high)
             ax.set_yscale("log")

@@ -198,12 +198,14 @@ def datasets(records) -> list[str]:
 def median(values):
     """Median of the finite values, or None."""
     v = [x for x in values if x is not None and math.isfinite(x)]
-    return float(np.median(v)) if v else None
+    return quartiles(v)[0] if v else None
 
 
 def quartiles(values) -> tuple[float, float, float]:
     """Median, Q1, Q3 of finite values, computed so that no huge value overflows."""
     v = np.sort(np.asarray(values, dtype=float))
+    if not v.size:
+        raise ValueError("quartiles of no values")
     scale = float(np.max(np.abs(v))) or 1.0
     q = np.percentile(v / scale, [50, 25, 75]) * scale
     return float(q[0]), float(q[1]), float(q[2])
@@ -293,14 +295,15 @@ def wilcoxon_rows(records, best_rows) -> list[dict]:
                 seeds = sorted(set(pick[a["trainer"]]) & set(pick[b["trainer"]]))
                 x = np.array([pick[a["trainer"]][s] for s in seeds])
                 y = np.array([pick[b["trainer"]][s] for s in seeds])
-                d = x - y
+                with np.errstate(over="ignore", invalid="ignore"):
+                    d = x - y
                 p = stat = None
                 if len(seeds) >= 2 and np.all(np.isfinite(d)) and np.any(d != 0):
                     res = wilcoxon(x, y)
                     stat, p = float(res.statistic), float(res.pvalue)
                 finite = d[np.isfinite(d)]
                 out.append({"dataset": ds, "a": a["trainer"], "b": b["trainer"], "n": len(seeds),
-                            "median_diff": float(np.median(finite)) if len(finite) else None,
+                            "median_diff": median(finite),
                             "stat": stat, "p": p})
     return out
 
@@ -318,8 +321,10 @@ def transition_lambda(xs, med, level):
         return float(xs[0]) if xs[0] > 0 else None
     if xs[k - 1] <= 0:
         return float(xs[k])
-    t = (level - med[k - 1]) / (med[k] - med[k - 1])
-    return float(np.exp(np.log(xs[k - 1]) + t * (np.log(xs[k]) - np.log(xs[k - 1]))))
+    with np.errstate(all="ignore"):  # curves of huge values: a crossing that overflows is not found
+        t = (level - med[k - 1]) / (med[k] - med[k - 1])
+        at = float(np.exp(np.log(xs[k - 1]) + t * (np.log(xs[k]) - np.log(xs[k - 1]))))
+    return at if math.isfinite(at) else None
 
 
 def median_curve(curves, grid):
@@ -384,4 +389,5 @@ def decay_envelope(record):
     per_epoch = record["backward_samples"] / max(record["iterations"], 1)  # samples seen per epoch
     batch = settings.get("batch_size") or per_epoch
     steps = int(math.ceil(per_epoch / batch)) if per_epoch else 1
-    return pure_decay(settings, record["lam"], epochs * steps)
+    with np.errstate(over="ignore", invalid="ignore"):  # ηλ > 2: the decay alone explodes; drawn as far as finite
+        return pure_decay(settings, record["lam"], epochs * steps)

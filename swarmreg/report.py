@@ -91,8 +91,9 @@ def _sentences_norm(records, best_rows) -> list[str]:
         bits = []
         for name in R.trainer_names(drecs):
             xs, med, _, _ = R.summarize([r for r in drecs if r["trainer"] == name], "weight_sq_norm")
-            if len(xs) >= 2 and med[-1] > 0 and math.isfinite(med[0] / med[-1]):
-                bits.append(f"{md(name)} {_g(med[0])} → {_g(med[-1])} (×{_g(med[0] / med[-1])} smaller)")
+            first, last = (float(med[0]), float(med[-1])) if len(xs) >= 2 else (0.0, 0.0)
+            if last > 0 and math.isfinite(first / last):  # Python floats: an overflow is inf, not a warning
+                bits.append(f"{md(name)} {_g(first)} → {_g(last)} (×{_g(first / last)} smaller)")
         if bits:
             out.append(f"On {md(ds)}, median Σw² from the smallest to the largest λ: " + "; ".join(bits) + ".")
     return out
@@ -186,7 +187,7 @@ def _sentences_conventions(records, best_rows) -> list[str]:
         return []
     # a level every curve reaches: halfway from the lowest minimum to the lowest maximum
     low = min(float(m.min()) for _, m in curves.values())
-    level = low + 0.5 * (min(float(m.max()) for _, m in curves.values()) - low)
+    level = low + 0.5 * min(float(m.max()) for _, m in curves.values()) - 0.5 * low  # halves first: no overflow
     found = {k: R.transition_lambda(xs, med, level) for k, (xs, med) in curves.items()}
     out = [f"Where the median test loss first reaches {_g(level)} (halfway up from the best) — "
            "on the raw knob: " + "; ".join(f"{md(n)} {_g(found.get((n, 'lam')))}" for n in names) +

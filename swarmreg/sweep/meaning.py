@@ -21,7 +21,7 @@ class with the same three answers and one more entry in :data:`MEANINGS`.
 from __future__ import annotations
 
 from ..conventions import from_decoupled_fraction
-from ..objective import make_penalty  # TODO-merge: ..penalties
+from ..penalties import make_penalty
 
 __all__ = ["Penalty", "DecayFraction", "MEANINGS", "RENAMED", "meaning"]
 
