@@ -24,22 +24,34 @@ textbook "weight decay" update.  Each line is one rule of
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 
 from . import checks, decay as decay_rules
-from .objective import RegularizedError
-from .result import GRADIENT_COLUMNS, History, TrainResult, weight_stats
-from .training import retired_keywords
+from .objective import evaluation_memory
+from .result import GRADIENT_COLUMNS, TrainResult
+from .training import FitLog, GradientObjective, Trainer, history_bytes, point_row, require, retired_keywords
 
-__all__ = ["BackpropTrainer", "DECAYS", "L1_MODES"]
+__all__ = ["BackpropTrainer", "DECAYS", "L1_MODES", "DIVERGENCE_RATIO", "DIVERGENCE_FLOOR"]
 
+# A run has diverged when its epoch-end E exceeds DIVERGENCE_RATIO·max(E0,
+# DIVERGENCE_FLOOR), E0 the value at the start.  Measured: the ordinary runs of
+# the test suite and of the report's specs end no epoch above 6·E0, and a bad
+# but bounded one (iris, lr = 100, minibatches of 8) peaks near 730·E0, while
+# runs that explode pass 1e4·E0 within one to four epochs (sine, lr = 1e6:
+# 3e9·E0 after one; iris, lr = 1e6: 7e5·E0 after one, cross-entropy growing
+# only linearly with the weights; sine, momentum 0.99, lr = 1: 5e4·E0 after
+# four).  1e4 leaves an order of magnitude above the worst bounded rise and
+# stops an explosion early.  The floor keeps a start at an exact fit (E0 = 0)
+# from calling a small rise a divergence: there E must pass 100, a mean loss
+# no standardized problem reaches by training.
+DIVERGENCE_RATIO = 1e4
+DIVERGENCE_FLOOR = 1e-2
 DECAYS = ("coupled", "decoupled")
 L1_MODES = ("subgradient", "proximal")
 
 
-class BackpropTrainer:
+class BackpropTrainer(Trainer):
     """Minibatch SGD with momentum by back-propagation, with every weight-decay form.
 
     Parameters
@@ -94,6 +106,8 @@ class BackpropTrainer:
     (epochs + 1)·n (evaluations) for a full run).
     """
 
+    name = "backprop"
+
     @retired_keywords(weight_decay=(
         "the fraction d subtracted from every weight after each step is decay_fraction=d; "
         "weight_decay elsewhere (torch.optim.SGD, swarmreg.conventions.from_torch_sgd) is the coupled "
@@ -116,25 +130,48 @@ class BackpropTrainer:
             raise ValueError(f"shuffle must be True or False, got {shuffle!r}")
         self.shuffle = bool(shuffle)
 
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.config.items())
-        return f"BackpropTrainer({args})"
+    def memory_bytes(self, model, n_samples: int, dtype=np.float64, l1: bool = True) -> int:
+        """An upper estimate of the peak bytes :meth:`fit` allocates.
 
-    @property
-    def config(self) -> dict:
-        """The settings, as the keyword arguments of ``__init__``."""
-        return {"lr": self.lr, "epochs": self.epochs, "batch_size": self.batch_size,
-                "momentum": self.momentum, "decay": self.decay, "decay_fraction": self.decay_fraction,
-                "l1": self.l1, "shuffle": self.shuffle}
+        The larger of one step (a minibatch's inputs, every layer's output,
+        the backward pass's deltas and derivative temporaries, the loss's) and
+        the epoch-end evaluation on all samples (two layers at a time), plus
+        the parameter-sized vectors (theta, its copies, the velocity, the
+        gradient, the penalty terms), the shuffled order and the history
+        (:func:`~swarmreg.training.history_bytes`).
 
-    def fit(self, objective: RegularizedError, theta0=None, seed=None, callback=None) -> TrainResult:
+        Parameters
+        ----------
+        model : MLP
+        n_samples : int
+        dtype : float64 or float32
+            The objective's precision.
+        l1 : bool
+            Whether the penalty has an L1 part (as for the other trainers;
+            its terms here are parameter-sized, and counted either way).
+        """
+        item = np.dtype(dtype).itemsize
+        n = checks.integer("n_samples", n_samples)
+        m = n if self.batch_size is None else min(self.batch_size, n)
+        k, d = model.n_outputs, model.n_inputs
+        hidden = max(model.sizes[1:-1], default=0)  # the widths the backward pass multiplies through
+        inputs = d if m < n else 0                    # a minibatch copies its rows of X
+        step = m * (inputs + sum(model.sizes[1:]) + 3 * hidden + 6 * k) * item + 8 * m
+        if item != 8:  # float32 layers meet the float64 gradient: matmul casts its operands
+            step += 2 * m * max(model.sizes) * 8
+        evaluation = evaluation_memory(model, n, dtype)
+        vectors = 8 * model.n_params * 8
+        return max(step, evaluation) + vectors + 2 * 8 * n + history_bytes(self.epochs + 2, len(GRADIENT_COLUMNS))
+
+    def fit(self, objective, theta0=None, seed=None, callback=None) -> TrainResult:
         """Train on ``objective`` for ``epochs`` epochs.
 
         Parameters
         ----------
         objective : RegularizedError
-            Gives g_D (``data_value_and_grad``), the penalty (its ``l1``/``l2``
-            parts) and which parameters it applies to (``penalty_mask``).
+            Or any :class:`~swarmreg.training.GradientObjective`: gives g_D
+            (``data_value_and_grad``), the penalty (its ``l1``/``l2`` parts)
+            and which parameters it applies to (``penalty_slices``).
         theta0 : ndarray, shape (n_params,), optional
             Start; default ``objective.model.init`` from a generator spawned
             from ``seed``.
@@ -148,26 +185,35 @@ class BackpropTrainer:
         Returns
         -------
         TrainResult
-            trainer "backprop"; status "max_iter", "stopped", or "diverged"
-            when a minibatch loss, the epoch-end loss or the parameters became
-            non-finite, in which case ``theta`` is the parameter vector before
-            that step (the last one with a finite loss).  ``history`` has one
+            trainer "backprop"; status "max_iter", "stopped", or "diverged".
+            A run diverges when a minibatch loss, the epoch-end loss or the
+            parameters become non-finite, and then ``theta`` is the parameter
+            vector before that step (the last one with a finite loss); or when
+            the epoch-end E exceeds ``DIVERGENCE_RATIO``·max(E0,
+            ``DIVERGENCE_FLOOR``), E0 the value at the start, and then
+            ``theta`` is the last epoch-end vector (or the start) whose E
+            passed that check.  Either way ``theta`` is the last one known to
+            be sound, and ``value`` is E there.  ``history`` has one
             row per epoch plus row 0 (the start), evaluated on all training
             data, with the columns of ``HISTORY_COLUMNS`` and
             "backward_samples"; a diverged run ends with a row for the
             restored ``theta``, numbered (like ``iterations``) by the epoch
             in which it stopped.
+
+        Raises
+        ------
+        ValueError
+            For a bad argument, or before anything is allocated when
+            :meth:`memory_bytes` exceeds the memory this machine has available.
         """
-        start_time = time.perf_counter()
-        if not isinstance(objective, RegularizedError):
-            raise ValueError(f"objective must be a RegularizedError, got {type(objective).__name__}")
+        log = FitLog(GRADIENT_COLUMNS, callback)
+        require(objective, GradientObjective)
         model = objective.model
+        n = objective.n_samples
+        self._check_memory(self.memory_bytes(model, n, getattr(objective, "dtype", np.float64)), model, n)
         init_rng, shuffle_rng = checks.make_rng(seed).spawn(2)
         theta = model.init(init_rng) if theta0 is None else checks.start_vector(theta0, model.n_params)
-        if callback is not None and not callable(callback):
-            raise ValueError(f"callback must be callable, got {callback!r}")
 
-        n = objective.n_samples
         batch = n if self.batch_size is None else min(self.batch_size, n)
         pen = objective.penalty
         rules = decay_rules.build_chain(
@@ -175,25 +221,22 @@ class BackpropTrainer:
             l1=pen.l1 if pen is not None else 0.0, l2=pen.l2 if pen is not None else 0.0,
             slices=objective.penalty_slices, n_params=objective.n_params)
         w_old = theta.copy()
+        sound = theta.copy()  # the last epoch-end theta whose E passed the divergence check
         work = {"forward_samples": 0, "backward_samples": 0}
-        history = History(GRADIENT_COLUMNS)
 
         def evaluate(epoch: int) -> dict:
             """The history row at theta: E, D, R on all n samples (n forward samples)."""
             d = objective.data_loss(theta)
             r = objective.penalty_value(theta)
             work["forward_samples"] += n
-            sq, zeros = weight_stats(theta, model.weight_mask)
-            return {"iteration": epoch, "value": d + r, "data_loss": d, "penalty": r,
-                    "weight_sq_norm": sq, "zero_fraction": zeros,
-                    "seconds": time.perf_counter() - start_time, **work}
+            return log.row(epoch, point_row(theta, model.weight_mask, d + r, d, r), **work)
 
         status, epoch = "max_iter", 0
         # Overflow is how divergence shows itself; it is caught below from
         # non-finite numbers, so numpy's warnings are silenced.
         with np.errstate(over="ignore", invalid="ignore"):
-            row = evaluate(0)
-            history.append(**row)
+            row = log.append(evaluate(0))
+            limit = DIVERGENCE_RATIO * max(row["value"], DIVERGENCE_FLOOR)
             order = np.arange(n)
             for epoch in range(1, self.epochs + 1):
                 if self.shuffle and batch < n:
@@ -221,20 +264,20 @@ class BackpropTrainer:
                     np.copyto(theta, w_old)
                     row = evaluate(epoch)
                     status = "diverged"
-                history.append(**row)
+                elif row["value"] > limit:
+                    # finite but exploding: back to the last epoch end that was sound
+                    np.copyto(theta, sound)
+                    row = evaluate(epoch)
+                    status = "diverged"
+                else:
+                    np.copyto(sound, theta)
+                log.append(row)
                 if status == "diverged":
                     break
-                if callback is not None:
-                    try:
-                        callback({**row, "theta": theta.copy()})
-                    except StopIteration:
-                        status = "stopped"
-                        break
+                if log.halt(row, theta):
+                    status = "stopped"
+                    break
 
-        return TrainResult(
-            trainer="backprop", theta=theta, value=float(row["value"]), data_loss=float(row["data_loss"]),
-            penalty=float(row["penalty"]), iterations=epoch, forward_samples=work["forward_samples"],
-            backward_samples=work["backward_samples"], seconds=time.perf_counter() - start_time,
-            status=status, history=history.as_arrays(), config=self.config,
-        )
+        return log.result(self, theta, row["value"], row["data_loss"], row["penalty"], epoch,
+                          work["forward_samples"], work["backward_samples"], status)
 

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import math
-import os
 import numbers
+import os
 
 import numpy as np
 
-__all__ = ["real", "integer", "unit_interval", "start_vector", "make_rng"]
+__all__ = ["real", "integer", "unit_interval", "start_vector", "make_rng", "available_memory", "enough_memory",
+           "format_bytes"]
+
+# Where the memory this process may use is written (Linux): the kernel's
+# estimate of allocatable memory, and the cgroup v2 / v1 limit and usage.
+MEMINFO = "/proc/meminfo"
+CGROUP_LIMITS = (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
+                 ("/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes"))
 
 
 def real(name: str, value, *, positive: bool = False) -> float:
@@ -56,17 +63,43 @@ def make_rng(seed) -> np.random.Generator:
                          f"got {seed!r}") from None
 
 
-def available_memory() -> int:
-    """Bytes of memory this process can still get: MemAvailable, capped by a cgroup limit."""
-    avail = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+def _read_int(path: str) -> int | None:
     try:
-        with open("/proc/meminfo") as f:
+        with open(path) as f:
+            text = f.read().strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() else None  # "max" (no limit) or unreadable: None
+
+
+def available_memory() -> int | None:
+    """Bytes this process can still allocate, as far as the machine says.
+
+    The smallest of: MemAvailable from /proc/meminfo; the container's cgroup
+    limit (``/sys/fs/cgroup/memory.max``, or cgroup v1's limit) minus its
+    current usage, when a limit is set; else the physical memory
+    (``os.sysconf``).  None when none of them can be read.
+    """
+    found = []
+    try:
+        with open(MEMINFO) as f:
             for line in f:
                 if line.startswith("MemAvailable:"):
-                    avail = int(line.split()[1]) * 1024
-    except OSError:
+                    found.append(int(line.split()[1]) * 1024)
+                    break
+    except (OSError, ValueError, IndexError):
         pass
-    return avail
+    for limit_path, usage_path in CGROUP_LIMITS:
+        limit = _read_int(limit_path)
+        if limit is not None:
+            found.append(max(0, limit - (_read_int(usage_path) or 0)))
+            break
+    if not found:
+        try:
+            found.append(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+        except (ValueError, OSError, AttributeError):
+            return None
+    return min(found)
 
 
 def format_bytes(n: float) -> str:
@@ -75,3 +108,18 @@ def format_bytes(n: float) -> str:
         if n >= scale:
             return f"{n / scale:.3g} {unit}"
     return f"{n / 1e3:.3g} kB"
+
+
+def enough_memory(needed: int, what: str) -> None:
+    """Raise ValueError in one line when ``needed`` bytes exceed :func:`available_memory`.
+
+    Parameters
+    ----------
+    needed : int
+        An upper estimate of the bytes ``what`` allocates.
+    what : str
+        What needs them, e.g. "SwarmTrainer(particles=1000).fit of MLP(...) on 150 samples".
+    """
+    available = available_memory()
+    if available is not None and needed > available:
+        raise ValueError(f"{what} needs about {format_bytes(needed)} of memory; this machine has {format_bytes(available)} available")

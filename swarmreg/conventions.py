@@ -166,7 +166,9 @@ def from_torch_sgd(weight_decay: float) -> float:
     ``torch.optim.SGD(lr=η, momentum=μ, weight_decay=wd)`` adds wd·w to the
     gradient before the momentum (d_p = g + wd·w; buf ← μ·buf + d_p, buf = d_p
     at the first step; w ← w − η·buf): the gradient of (wd/2)·Σw², swarmreg's
-    decay="coupled".  Put biases in a parameter group with weight_decay=0.
+    decay="coupled" with an L2(wd) penalty.  Put biases in a parameter group
+    with weight_decay=0.  (BackpropTrainer's ``decay_fraction`` is another
+    knob: the fraction of :func:`from_decoupled_fraction`.)
     """
     return checks.real("weight_decay", weight_decay)
 
@@ -196,8 +198,9 @@ def to_keras_l2(lam: float) -> float:
 def from_decoupled_fraction(d: float, lr: float, momentum: float = 0.0) -> float:
     """λ = d·(1 − μ) / η.
 
-    The "simplified" decay: after the SGD step (v ← μ·v + g_D; θ ← θ − η·v)
-    subtract a fixed fraction of the weight, w ← w − d·w_old.  At a fixed point
+    The "simplified" decay, ``BackpropTrainer(decay_fraction=d)``: after the
+    SGD step (v ← μ·v + g_D; θ ← θ − η·v) subtract a fixed fraction of the
+    weight, w ← w − d·w_old.  At a fixed point
     v = g_D/(1 − μ) and η·g_D/(1 − μ) + d·w = 0, i.e. g_D + λ·w = 0: the
     stationarity condition of D + (λ/2)·Σw².  Only the fixed point agrees; the
     path differs, and λ changes whenever η or μ does.

@@ -21,10 +21,87 @@ from . import checks
 from .model import MLP, check_finite, softmax
 from .penalties import L1, L2, ElasticNet, make_penalty, soft_threshold  # re-exported
 
-__all__ = ["L2", "L1", "ElasticNet", "RegularizedError", "LOSSES", "make_penalty", "soft_threshold"]
+__all__ = ["L2", "L1", "ElasticNet", "RegularizedError", "LOSSES", "make_penalty", "soft_threshold",
+           "MAX_MEMORY", "chunk_lengths", "batch_memory", "evaluation_memory"]
 
 LOSSES = ("mse", "cross_entropy", "binary_cross_entropy")
+MAX_MEMORY = 64 * 2**20  # the default max_memory of RegularizedError
+CHUNK_BUDGET = 16 * 2**20  # what batch uses at most per chunk, whatever max_memory allows
 _DEFAULT_LOSS = {"identity": "mse", "softmax": "cross_entropy", "sigmoid": "binary_cross_entropy"}
+
+
+def _pair_bytes(model: MLP, itemsize: int) -> int:
+    """Temporaries of one (particle, sample) pair in ``batch``: every layer's
+    output and the loss's scratch, with room for a copy of each."""
+    widths = sum(model.sizes[1:]) + 2 * model.n_outputs
+    return 2 * widths * itemsize
+
+
+def chunk_lengths(model: MLP, n_samples: int, P: int, dtype=np.float64, max_memory: int = MAX_MEMORY):
+    """Particle and sample chunk lengths that keep ``batch``'s temporaries near its budget.
+
+    The budget is min(max_memory, 16 MiB): larger chunks gain nothing per
+    sample and push the swarm's own arrays out of the caches (measured: up to
+    a quarter slower per iteration at 64 MiB).
+
+    Returns
+    -------
+    (int, int)
+        Particles and samples per chunk.
+    """
+    cells = max(1, min(max_memory, CHUNK_BUDGET) // _pair_bytes(model, np.dtype(dtype).itemsize))
+    n = n_samples
+    if P * n <= cells:
+        return P, n
+    # At least 1024 samples per chunk keeps the per-chunk overhead small, but
+    # never more pairs than the budget holds (a very wide layer leaves room for
+    # fewer than 1024 pairs): then one particle at a time.
+    sample_chunk = min(n, max(min(1024, cells), cells // P))
+    particle_chunk = max(1, min(P, cells // sample_chunk))
+    return particle_chunk, sample_chunk
+
+
+def batch_memory(model: MLP, n_samples: int, P: int, dtype=np.float64, max_memory: int = MAX_MEMORY,
+                 penalty: bool = True, l1: bool = True) -> int:
+    """An upper estimate of the bytes one ``RegularizedError.batch`` call on P particles allocates.
+
+    One chunk (its layers, pair by pair, plus its copy of the particles'
+    first-layer parameters); a float64 stack handed to a float32 objective
+    adds its float32 copy, and the penalty its float64 copy of a float32
+    stack and, for an L1 part, |w| of every row (P × n_params float64).
+
+    Parameters
+    ----------
+    model : MLP
+    n_samples, P : int
+        Samples of the objective, rows of the stack.
+    dtype, max_memory
+        As the objective's.
+    penalty, l1 : bool
+        Whether the objective has a penalty, and whether it has an L1 part.
+
+    Returns
+    -------
+    int
+    """
+    P = checks.integer("P", P)
+    item = np.dtype(dtype).itemsize
+    pc, sc = chunk_lengths(model, n_samples, P, dtype, max_memory)
+    first = model.layers[0]
+    chunk = pc * sc * _pair_bytes(model, item) + pc * (first.fan_in + 1) * first.fan_out * item
+    stack = model.n_params * P
+    copies = stack * item if item != 8 else 0
+    if penalty:
+        copies += stack * 8 * ((item != 8) + bool(l1))
+    return chunk + copies + 8 * P
+
+
+def evaluation_memory(model: MLP, n_samples: int, dtype=np.float64) -> int:
+    """An upper estimate of the bytes ``RegularizedError.data_loss`` allocates on all
+    samples: two layers' outputs at a time, the loss's temporaries and the
+    finiteness masks of the input check."""
+    item = np.dtype(dtype).itemsize
+    return n_samples * ((2 * max(model.sizes[1:]) + 6 * model.n_outputs) * item + 2 * model.n_inputs)
 
 
 class RegularizedError:
@@ -61,7 +138,7 @@ class RegularizedError:
     """
 
     def __init__(self, model: MLP, X, y, loss: str | None = None, penalty=None,
-                 regularize_bias: bool = False, dtype=np.float64, max_memory: int = 64 * 2**20):
+                 regularize_bias: bool = False, dtype=np.float64, max_memory: int = MAX_MEMORY):
         if not isinstance(model, MLP):
             raise ValueError(f"model must be an MLP, got {type(model).__name__}")
         if loss is None:
@@ -229,53 +306,14 @@ class RegularizedError:
         return self.parts(theta)["total"]
 
     def _chunks(self, P: int):
-        """Particle and sample chunk lengths that keep temporaries near max_memory.
-
-        The budget is at most 16 MiB whatever max_memory allows: larger chunks
-        gain nothing per sample and push the swarm's own arrays out of the
-        caches (measured: up to a quarter slower per iteration at 64 MiB)."""
-        cells = max(1, min(self.max_memory, 16 * 2**20) // self._pair_bytes())
-        n = self.n_samples
-        if P * n <= cells:
-            return P, n
-        # At least 1024 samples per chunk keeps the per-chunk overhead small,
-        # but never more pairs than the budget holds (a very wide layer leaves
-        # room for fewer than 1024 pairs): then one particle at a time.
-        sample_chunk = min(n, max(min(1024, cells), cells // P))
-        particle_chunk = max(1, min(P, cells // sample_chunk))
-        return particle_chunk, sample_chunk
-
-    def _pair_bytes(self) -> int:
-        """Temporaries of one (particle, sample) pair in :meth:`batch`: every
-        layer's output and the loss's scratch, with room for a copy of each."""
-        widths = sum(self.model.sizes[1:]) + 2 * self.model.n_outputs
-        return 2 * widths * self.dtype.itemsize
+        """Particle and sample chunk lengths of :meth:`batch` (see :func:`chunk_lengths`)."""
+        return chunk_lengths(self.model, self.n_samples, P, self.dtype, self.max_memory)
 
     def batch_memory(self, P: int) -> int:
-        """An upper estimate of the bytes one :meth:`batch` call on P particles allocates.
-
-        One chunk (its layers, pair by pair, plus its copy of the particles'
-        first-layer parameters), and with a penalty P × n_params float64 for
-        its terms; a float64 stack handed to a float32 objective adds its
-        float32 copy.
-
-        Parameters
-        ----------
-        P : int
-            Rows of the stack.
-
-        Returns
-        -------
-        int
-        """
-        P = checks.integer("P", P)
-        pc, sc = self._chunks(P)
-        first = self.model.layers[0]
-        item = self.dtype.itemsize
-        chunk = pc * sc * self._pair_bytes() + pc * (first.fan_in + 1) * first.fan_out * item
-        stack = P * self.n_params * item if item != 8 else 0
-        penalty = 2 * P * self.n_params * 8 if self.penalty is not None else 0
-        return chunk + stack + penalty + 8 * P
+        """An upper estimate of the bytes one :meth:`batch` call on P particles
+        allocates (see :func:`batch_memory`)."""
+        return batch_memory(self.model, self.n_samples, P, self.dtype, self.max_memory,
+                            penalty=self.penalty is not None, l1=self.penalty is not None and self.penalty.l1 > 0)
 
     def _loss_sum_T(self, z: np.ndarray, s0: int, s1: int) -> np.ndarray:
         """Per-particle sum of the per-entry loss from logits z (k, P, m) of

@@ -16,17 +16,17 @@ exact zero, as the lasso solution has it.
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 from scipy.optimize import minimize
 
 from . import checks
-from .result import GRADIENT_COLUMNS, History, TrainResult, weight_stats
+from .result import GRADIENT_COLUMNS, TrainResult
+from .training import FitLog, GradientObjective, Trainer, history_bytes, point_row, require
 
 __all__ = ["LBFGSTrainer"]
 
-
+HISTORY_PAIRS = 10  # the (s, y) pairs L-BFGS-B keeps (maxcor, scipy's default)
 
 class _Problem:
     """The smooth function L-BFGS-B sees, its bounds, and the map back to θ.
@@ -94,7 +94,7 @@ class _Problem:
         return float(data), float(self.objective.penalty_value(theta))
 
 
-class LBFGSTrainer:
+class LBFGSTrainer(Trainer):
     """Full-batch L-BFGS-B (scipy) on E = D + R: the best achievable optimum.
 
     Parameters
@@ -125,13 +125,38 @@ class LBFGSTrainer:
         self.max_iter = checks.integer("max_iter", max_iter)
         self.tol = checks.real("tol", tol, positive=True)
 
-    @property
-    def config(self) -> dict:
-        """The settings, as the keyword arguments of ``__init__``."""
-        return {"max_iter": self.max_iter, "tol": self.tol}
+    def memory_bytes(self, model, n_samples: int, dtype=np.float64, l1: bool = True) -> int:
+        """An upper estimate of the peak bytes :meth:`fit` allocates.
 
-    def __repr__(self) -> str:
-        return f"LBFGSTrainer(max_iter={self.max_iter!r}, tol={self.tol!r})"
+        A full-batch forward and backward pass (every layer's output on all
+        samples, the backward pass's temporaries), L-BFGS-B's history of
+        ``HISTORY_PAIRS`` (s, y) pairs and workspace, the problem's copies of
+        its variables, and the history rows.
+
+        Parameters
+        ----------
+        model : MLP
+        n_samples : int
+        dtype : float64 or float32
+            The objective's precision.
+        l1 : bool
+            Whether the penalty has an L1 part: L-BFGS-B then works on up to
+            2·n_params variables, under bounds that scipy expands into Python
+            lists.  The default is the larger estimate.
+        """
+        item = np.dtype(dtype).itemsize
+        n = checks.integer("n_samples", n_samples)
+        k, d = model.n_outputs, model.n_inputs
+        hidden = max(model.sizes[1:-1], default=0)  # the widths the backward pass multiplies through
+        passes = n * (sum(model.sizes[1:]) + 3 * hidden + 6 * k) * item + 2 * n * d
+        if item != 8:  # float32 layers meet the float64 gradient: matmul casts its operands
+            passes += 2 * n * max(model.sizes) * 8
+        split = bool(l1)
+        z = 2 * model.n_params if split else model.n_params  # the variables L-BFGS-B sees
+        m = HISTORY_PAIRS
+        lbfgsb = 8 * ((2 * m + 5) * z + 11 * m * m + 8 * m) + 4 * 3 * z  # scipy's wa and iwa
+        copies = (44 if split else 24) * 8 * z  # gradients, copies of z and theta; the bounds' lists
+        return passes + lbfgsb + copies + history_bytes(self.max_iter + 2, len(GRADIENT_COLUMNS))
 
     def fit(self, objective, theta0=None, seed=None, callback=None) -> TrainResult:
         """Minimize ``objective`` from ``theta0``.
@@ -156,29 +181,27 @@ class LBFGSTrainer:
             trainer "lbfgs"; ``history`` has row 0 (the start, before any
             evaluation is counted) and one row per L-BFGS-B iteration, with the
             columns of ``HISTORY_COLUMNS`` and "backward_samples".
+
+        Raises
+        ------
+        ValueError
+            For a bad argument, or before anything is allocated when
+            :meth:`memory_bytes` exceeds the memory this machine has available.
         """
-        start = time.perf_counter()
-        if callback is not None and not callable(callback):
-            raise ValueError(f"callback must be callable, got {callback!r}")
-        for attr in ("value_and_grad", "data_value_and_grad", "parts", "penalty_mask", "model"):
-            if not hasattr(objective, attr):
-                raise ValueError(f"objective must be a RegularizedError (it lacks {attr}), "
-                                 f"got {type(objective).__name__}")
+        log = FitLog(GRADIENT_COLUMNS, callback)
+        require(objective, GradientObjective)
         model = objective.model
         D = objective.n_params
-        theta0 = model.init(seed) if theta0 is None else checks.start_vector(theta0, D)
         n = objective.n_samples
+        split = objective.penalty is not None and objective.penalty.l1 > 0
+        self._check_memory(self.memory_bytes(model, n, getattr(objective, "dtype", np.float64), split), model, n)
+        theta0 = model.init(seed) if theta0 is None else checks.start_vector(theta0, D)
         problem = _Problem(objective, theta0)
-        history = History(GRADIENT_COLUMNS)
 
         def record(iteration: int, theta: np.ndarray, data: float, penalty: float) -> dict:
-            sq, zeros = weight_stats(theta, model.weight_mask)
             work = n * problem.evaluations
-            row = {"iteration": iteration, "value": data + penalty, "data_loss": data, "penalty": penalty,
-                   "weight_sq_norm": sq, "zero_fraction": zeros, "forward_samples": work,
-                   "backward_samples": work, "seconds": time.perf_counter() - start}
-            history.append(**row)
-            return row
+            return log.append(log.row(iteration, point_row(theta, model.weight_mask, data + penalty, data, penalty),
+                                      forward_samples=work, backward_samples=work))
 
         p0 = objective.parts(theta0)
         record(0, theta0, p0["data"], p0["penalty"])
@@ -188,13 +211,10 @@ class LBFGSTrainer:
             z = intermediate_result.x
             theta = problem.theta(z)
             data, penalty = problem.parts(z)
-            row = record(len(history), theta, data, penalty)
-            if callback is not None:
-                try:
-                    callback({**row, "theta": theta.copy()})
-                except StopIteration:
-                    stopped.append(True)
-                    raise
+            row = record(len(log.history), theta, data, penalty)
+            if log.halt(row, theta):
+                stopped.append(True)
+                raise StopIteration
 
         # Overflow at a wild trial point shows as a non-finite E, which the
         # line search backs off from; numpy's warnings are silenced.
@@ -202,7 +222,7 @@ class LBFGSTrainer:
             res = minimize(problem, problem.z0, jac=True, method="L-BFGS-B", bounds=problem.bounds,
                            callback=on_iteration,
                            options={"maxiter": self.max_iter, "maxfun": max(15000, 10 * self.max_iter),
-                                    "ftol": self.tol, "gtol": self.tol})
+                                    "ftol": self.tol, "gtol": self.tol, "maxcor": HISTORY_PAIRS})
         theta = problem.theta(res.x)
         p = objective.parts(theta)
         value = float(p["total"])
@@ -217,9 +237,4 @@ class LBFGSTrainer:
         else:
             status = "stalled"
         work = n * problem.evaluations
-        return TrainResult(
-            trainer=self.name, theta=theta, value=value, data_loss=float(p["data"]),
-            penalty=float(p["penalty"]), iterations=int(res.nit), forward_samples=work,
-            backward_samples=work, seconds=time.perf_counter() - start, status=status,
-            history=history.as_arrays(), config=self.config,
-        )
+        return log.result(self, theta, value, p["data"], p["penalty"], res.nit, work, work, status)

@@ -14,22 +14,25 @@ and then evaluates the whole swarm with one ``objective.batch(x)`` call.  g is
 the best personal best in the particle's neighbourhood; the topology is only
 how g is computed ("global": the whole swarm, "ring": the particles within
 ``neighbors`` index steps).  Hyperparameters live on :class:`SwarmTrainer`,
-the moving parts in :class:`SwarmState`, which is updated in place.
+the moving parts in :class:`SwarmState`, which is updated in place; the
+best-so-far bookkeeping is a :class:`BestTracker`.
 """
 
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from . import checks
-from .result import HISTORY_COLUMNS, History, TrainResult, weight_stats
+from .model import MLP
+from .objective import batch_memory, evaluation_memory
+from .result import HISTORY_COLUMNS, TrainResult
+from .training import BatchObjective, FitLog, Trainer, history_bytes, point_row, require
 
-__all__ = ["SwarmTrainer", "SwarmState", "TOPOLOGIES", "SWARM_COLUMNS"]
+__all__ = ["SwarmTrainer", "SwarmState", "BestTracker", "TOPOLOGIES", "SWARM_COLUMNS"]
 
 TOPOLOGIES = ("global", "ring")
 SWARM_COLUMNS = HISTORY_COLUMNS + ("mean_personal_best", "diversity")
@@ -179,6 +182,14 @@ def tell(state: SwarmState, values: np.ndarray) -> None:
     np.copyto(state.personal_best, state.positions, where=state.mask)
 
 
+def evaluate(objective, state: SwarmState) -> np.ndarray:
+    """E at every position: one ``objective.batch`` call, shape-checked → (P,)."""
+    values = np.asarray(objective.batch(state.positions))
+    if values.shape != state.values.shape:
+        raise ValueError(f"objective.batch returned shape {values.shape}, expected {state.values.shape}")
+    return values
+
+
 # ------------------------------------------------------------------ topologies
 class GlobalBest:
     """g = the best personal best of the whole swarm (one row, broadcast)."""
@@ -214,8 +225,68 @@ class RingBest:
         return self._best
 
 
+# ----------------------------------------------------------------- bookkeeping
+class BestTracker:
+    """Which personal best is the best so far, and how long it has stalled.
+
+    An iteration is stalled when the best value does not improve by more than
+    ``tol`` relatively: best_old − best_new <= tol·|best_old|.
+    """
+
+    def __init__(self, tol: float):
+        self.tol = tol
+        self.index = -1       # the particle whose personal best is the best; -1 before the first update
+        self.value = math.inf
+        self.stalled = 0      # stalled iterations in a row
+
+    def update(self, state: SwarmState) -> bool:
+        """Look at the personal bests after a ``tell``; True when the best changed."""
+        new = int(state.personal_best_value.argmin())
+        new_value = float(state.personal_best_value[new])
+        if self.index < 0:
+            self.index, self.value = new, new_value
+            return True
+        if new_value < self.value:
+            if math.isfinite(self.value) and self.value - new_value <= self.tol * abs(self.value):
+                self.stalled += 1
+            else:
+                self.stalled = 0
+            self.index, self.value = new, new_value
+            return True
+        self.stalled += 1
+        return False
+
+
+class Diversity:
+    """The mean Euclidean distance of the particles to their centroid, with
+    buffers allocated once (the swarm's scratch array is overwritten)."""
+
+    def __init__(self, particles: int, n_params: int, dtype=np.float64):
+        self._weights = np.full(particles, 1.0 / particles, dtype)
+        self._centroid = np.empty(n_params, dtype)
+        self._distance = np.empty(particles, dtype)
+
+    def __call__(self, state: SwarmState) -> float:
+        np.dot(self._weights, state.positions, out=self._centroid)
+        np.subtract(state.positions, self._centroid, out=state.scratch)
+        np.einsum("ij,ij->i", state.scratch, state.scratch, out=self._distance)
+        np.sqrt(self._distance, out=self._distance)
+        return float(self._distance.sum()) / self._distance.shape[0]
+
+
+def _objective_memory(objective, P: int, dtype) -> int:
+    """What the objective allocates in a fit, when it says (a RegularizedError
+    does): one ``batch`` of P particles, or the final evaluation of one theta."""
+    batch = getattr(objective, "batch_memory", None)
+    needed = batch(P) if callable(batch) else 0
+    model = getattr(objective, "model", None)
+    if isinstance(model, MLP) and hasattr(objective, "n_samples"):
+        needed = max(needed, evaluation_memory(model, objective.n_samples, dtype))
+    return needed
+
+
 # --------------------------------------------------------------------- trainer
-class SwarmTrainer:
+class SwarmTrainer(Trainer):
     """Particle swarm optimization of any objective with ``n_params`` and ``batch``.
 
     Parameters
@@ -283,17 +354,39 @@ class SwarmTrainer:
         self.tol = checks.real("tol", tol)
         self.patience = None if patience is None else checks.integer("patience", patience, 1)
 
-    @property
-    def config(self) -> dict:
-        """The settings, as the keyword arguments of ``__init__``."""
-        return {"particles": self.particles, "iterations": self.iterations, "inertia": self.inertia,
-                "c1": self.c1, "c2": self.c2, "topology": self.topology, "neighbors": self.neighbors,
-                "bounds": self.bounds, "init_range": self.init_range, "v_max": self.v_max,
-                "tol": self.tol, "patience": self.patience}
+    def memory_bytes(self, model, n_samples: int, dtype=np.float64, l1: bool = True) -> int:
+        """An upper estimate of the peak bytes :meth:`fit` allocates on a
+        :class:`~swarmreg.objective.RegularizedError` of ``model``.
 
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.config.items())
-        return f"SwarmTrainer({args})"
+        The swarm's P × D arrays (positions, velocities, personal bests,
+        scratch, the two random draws, the mask, the ring's neighbourhood
+        bests, and float64 draws when the swarm is float32), its P- and
+        D-sized vectors, one ``batch`` call of the objective (or the final
+        evaluation of one theta on all samples, whichever is larger) and the
+        history.
+
+        Parameters
+        ----------
+        model : MLP
+        n_samples : int
+        dtype : float64 or float32
+            The objective's precision.
+        l1 : bool
+            Whether the penalty has an L1 part (its terms take P × D floats
+            in every ``batch``); the default is the larger estimate.
+        """
+        n = checks.integer("n_samples", n_samples)
+        batch = batch_memory(model, n, self.particles, dtype, l1=l1)
+        return self._memory_bytes(model.n_params, max(batch, evaluation_memory(model, n, dtype)), dtype)
+
+    def _memory_bytes(self, D: int, objective_bytes: int, dtype) -> int:
+        """:meth:`memory_bytes` for D dimensions, given what the objective allocates."""
+        P, item = self.particles, np.dtype(dtype).itemsize
+        planes = 6 + (self.topology == "ring")  # P × D arrays of the swarm's dtype
+        draws = 2 * 8 if item != 8 else 0        # float64 initial positions and velocities, before the cast
+        arrays = P * D * (planes * item + 1 + draws)
+        vectors = 8 * (8 * P + 6 * D)
+        return arrays + vectors + objective_bytes + history_bytes(self.iterations + 2, len(SWARM_COLUMNS))
 
     def _clamp(self) -> float | None:
         if self.v_max is not None:
@@ -333,12 +426,16 @@ class SwarmTrainer:
             counts P·n_samples per swarm evaluation.  Status "stalled" after
             ``patience`` stalled iterations, "diverged" when no finite value
             was ever seen.
+
+        Raises
+        ------
+        ValueError
+            For a bad argument, or before anything is allocated when the
+            swarm's arrays and one ``batch`` call (:meth:`memory_bytes`) need
+            more memory than this machine has available.
         """
-        start = time.perf_counter()
-        if callback is not None and not callable(callback):
-            raise ValueError(f"callback must be callable, got {callback!r}")
-        if not (hasattr(objective, "n_params") and callable(getattr(objective, "batch", None))):
-            raise ValueError(f"objective must have n_params and batch(thetas), got {type(objective).__name__}")
+        log = FitLog(SWARM_COLUMNS, callback)
+        require(objective, BatchObjective)
         D = checks.integer("objective.n_params", objective.n_params, 1)
         P = self.particles
         if theta0 is not None:
@@ -346,10 +443,12 @@ class SwarmTrainer:
             if self.bounds is not None and not np.all((theta0 >= self.bounds[0]) & (theta0 <= self.bounds[1])):
                 raise ValueError(f"theta0 lies outside bounds={self.bounds}")
         samples = int(getattr(objective, "n_samples", 1))
-        weight_mask = getattr(getattr(objective, "model", None), "weight_mask", None)
+        model = getattr(objective, "model", None)
+        weight_mask = getattr(model, "weight_mask", None)
         weight_mask = np.ones(D, bool) if weight_mask is None else np.asarray(weight_mask, bool)
         penalty_value = getattr(objective, "penalty_value", None)
         dtype = np.float32 if getattr(objective, "dtype", None) == np.float32 else np.float64
+        self._check_memory(self._memory_bytes(D, _objective_memory(objective, P, dtype), dtype), model, samples)
 
         rng = checks.make_rng(seed)
         state = init_swarm(rng, P, D, self.init_range, self.bounds, theta0, dtype)
@@ -358,78 +457,39 @@ class SwarmTrainer:
         else:
             neighbourhood_best = GlobalBest()
         v_max = self._clamp()
-        centroid_weights = np.full(P, 1.0 / P, dtype)
-        centroid = np.empty(D, dtype)
-        distance = np.empty(P, dtype)
+        diversity = Diversity(P, D, dtype)
+        best = BestTracker(self.tol)
 
-        def evaluate():
-            values = np.asarray(objective.batch(state.positions))
-            if values.shape != (P,):
-                raise ValueError(f"objective.batch returned shape {values.shape}, expected ({P},)")
-            tell(state, values)
-
-        def diversity() -> float:
-            np.dot(centroid_weights, state.positions, out=centroid)
-            np.subtract(state.positions, centroid, out=state.scratch)
-            np.einsum("ij,ij->i", state.scratch, state.scratch, out=distance)
-            np.sqrt(distance, out=distance)
-            return float(distance.sum()) / P
-
-        def describe(best: int) -> dict:
+        def describe(index: int) -> dict:
             # the best position's numbers; R without a forward pass
-            theta = state.personal_best[best].astype(float)
-            value = float(state.personal_best_value[best])
+            theta = state.personal_best[index].astype(float)
+            value = float(state.personal_best_value[index])
             penalty = float(penalty_value(theta)) if penalty_value is not None else 0.0
-            sq, zeros = weight_stats(theta, weight_mask)
-            return {"value": value, "data_loss": value - penalty if math.isfinite(value) else value,
-                    "penalty": penalty,
-                    "weight_sq_norm": sq, "zero_fraction": zeros}
+            return point_row(theta, weight_mask, value, value - penalty if math.isfinite(value) else value, penalty)
 
-        history = History(SWARM_COLUMNS)
-        status, stalled, iteration = "max_iter", 0, 0
+        status, forward = "max_iter", 0
         # An unbounded swarm may overflow; non-finite values then count as
         # worst (see ``tell``), so numpy's warnings are silenced.
         with np.errstate(over="ignore", invalid="ignore"):
-            evaluate()
-            forward = P * samples
-            best = int(state.personal_best_value.argmin())
-            best_value = float(state.personal_best_value[best])
-            best_row = describe(best)
-            while True:
-                row = {"iteration": iteration, **best_row, "forward_samples": forward,
-                       "seconds": time.perf_counter() - start,
-                       "mean_personal_best": float(state.personal_best_value.sum()) / P,
-                       "diversity": diversity()}
-                history.append(**row)
-                if iteration and callback is not None:
-                    try:
-                        callback({**row, "theta": state.personal_best[best].astype(float)})
-                    except StopIteration:
-                        status = "stopped"
-                        break
-                if self.patience is not None and stalled >= self.patience:
+            for iteration in range(self.iterations + 1):
+                if iteration:
+                    move(state, rng, neighbourhood_best(state), self.inertia, self.c1, self.c2, v_max, self.bounds)
+                tell(state, evaluate(objective, state))
+                forward += P * samples
+                if best.update(state):
+                    point = describe(best.index)
+                row = log.append(log.row(iteration, point, forward_samples=forward,
+                                         mean_personal_best=float(state.personal_best_value.sum()) / P,
+                                         diversity=diversity(state)))
+                if iteration and log.halt(row, state.personal_best[best.index]):
+                    status = "stopped"
+                    break
+                if self.patience is not None and best.stalled >= self.patience:
                     status = "stalled"
                     break
-                if iteration == self.iterations:
-                    break
 
-                iteration += 1
-                move(state, rng, neighbourhood_best(state), self.inertia, self.c1, self.c2, v_max, self.bounds)
-                evaluate()
-                forward += P * samples
-                new = int(state.personal_best_value.argmin())
-                new_value = float(state.personal_best_value[new])
-                if new_value < best_value:
-                    if math.isfinite(best_value) and best_value - new_value <= self.tol * abs(best_value):
-                        stalled += 1
-                    else:
-                        stalled = 0
-                    best, best_value = new, new_value
-                    best_row = describe(best)
-                else:
-                    stalled += 1
-
-        theta = state.personal_best[best].astype(float)
+        best_value = best.value
+        theta = state.personal_best[best.index].astype(float)
         value, data, penalty = best_value, best_value, 0.0
         parts = getattr(objective, "parts", None)
         if parts is not None and math.isfinite(best_value):
@@ -437,17 +497,4 @@ class SwarmTrainer:
             value, data, penalty = float(p["total"]), float(p["data"]), float(p["penalty"])
         if not math.isfinite(best_value):
             status = "diverged"
-        return TrainResult(
-            trainer=self.name,
-            theta=theta,
-            value=value,
-            data_loss=data,
-            penalty=penalty,
-            iterations=iteration,
-            forward_samples=forward,
-            backward_samples=0,
-            seconds=time.perf_counter() - start,
-            status=status,
-            history=history.as_arrays(),
-            config=self.config,
-        )
+        return log.result(self, theta, value, data, penalty, iteration, forward, 0, status)

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from swarmreg import L1, L2, MLP, ElasticNet, RegularizedError
-from swarmreg.backprop import BackpropTrainer
+from swarmreg.backprop import DIVERGENCE_FLOOR, DIVERGENCE_RATIO, BackpropTrainer
+from swarmreg.data import load_dataset
 from swarmreg.result import HISTORY_COLUMNS, TrainResult
 
 
@@ -354,8 +355,11 @@ def test_huge_learning_rate_diverges_and_keeps_a_finite_theta(batch_size, moment
     assert np.all(np.isfinite(res.theta))
     assert len(res.history["iteration"]) == res.iterations + 1
     assert res.history["value"][-1] == res.value
-    # the kept theta is the one before the step that overflowed, much larger than the start
-    assert np.abs(res.theta).max() > 1e20
+    # the kept theta is the last one known sound: the one before the step that overflowed,
+    # much larger than the start, or (E still finite but past the divergence ratio) the
+    # last epoch end within the ratio
+    E0 = res.history["value"][0]
+    assert np.abs(res.theta).max() > 1e20 or res.value <= DIVERGENCE_RATIO * max(E0, DIVERGENCE_FLOOR)
 
 
 def test_diverged_full_batch_keeps_the_last_theta_with_finite_loss():
@@ -366,6 +370,72 @@ def test_diverged_full_batch_keeps_the_last_theta_with_finite_loss():
     for _ in range(res.iterations - 1):
         t = t - 1e4 * mse_grad(t, X, Y)
     np.testing.assert_allclose(res.theta, t, rtol=1e-9)
+
+
+def shipped_problem(name, hidden=12):
+    """A shipped data set under a one-hidden-layer tanh network, its default loss, no penalty."""
+    ds = load_dataset(name, seed=0)
+    classification = ds.task == "classification"
+    model = MLP((ds.n_features, hidden, ds.n_classes if classification else 1),
+                output="softmax" if classification else "identity")
+    return RegularizedError(model, ds.X_train, ds.y_train)
+
+
+# runs whose E explodes but stays finite: E after 20 epochs was 9e289 (sine), 4e5 (iris), 9e44 and 1e128
+EXPLODING = {
+    "sine, lr 1e6": ("sine", dict(lr=1e6)),
+    "iris, lr 1e6": ("iris", dict(lr=1e6)),
+    "sine, momentum 0.99": ("sine", dict(lr=1.0, momentum=0.99)),
+    "sine, momentum 0.99, minibatches": ("sine", dict(lr=10.0, momentum=0.99, batch_size=8)),
+}
+
+
+@pytest.mark.parametrize("case", list(EXPLODING))
+def test_a_finite_explosion_is_diverged(case):
+    name, settings = EXPLODING[case]
+    obj = shipped_problem(name)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = BackpropTrainer(epochs=20, **settings).fit(obj, seed=0)
+    E0 = res.history["value"][0]
+    assert res.status == "diverged"
+    assert res.iterations < 20
+    # theta is the last epoch-end theta whose E passed the check: that of a run stopped one epoch earlier
+    assert np.all(np.isfinite(res.theta)) and res.value == pytest.approx(obj(res.theta), rel=1e-12)
+    assert res.value <= DIVERGENCE_RATIO * max(E0, DIVERGENCE_FLOOR)
+    if res.iterations > 1:
+        before = BackpropTrainer(epochs=res.iterations - 1, **settings).fit(obj, seed=0)
+        assert before.status == "max_iter"
+        np.testing.assert_array_equal(res.theta, before.theta)
+    else:
+        np.testing.assert_array_equal(res.theta, obj.model.init(np.random.default_rng(0).spawn(2)[0]))
+    # the history ends with a row for that theta, numbered by the epoch in which the run stopped
+    assert len(res.history["iteration"]) == res.iterations + 1
+    assert res.history["value"][-1] == res.value
+    assert np.all(np.isfinite(res.history["value"]))
+
+
+def test_divergence_is_measured_against_the_start_with_a_floor():
+    """An exact fit starts at E0 = 0; a fixed decay fraction then raises E a little,
+    which is no divergence: the threshold is the ratio times max(E0, floor)."""
+    rng = np.random.default_rng(3)
+    Xe = rng.standard_normal((30, 3))
+    theta_star = np.array([1.0, -2.0, 0.5, 0.3])
+    obj = RegularizedError(MODEL, Xe, Xe @ theta_star[:3] + theta_star[3])
+    res = BackpropTrainer(lr=0.05, epochs=50, decay_fraction=0.01).fit(obj, theta0=theta_star)
+    h = res.history["value"]
+    assert h[0] == 0.0 and h[-1] > 1e6 * np.finfo(float).tiny
+    assert res.status == "max_iter"
+
+
+def test_a_large_but_bounded_rise_is_not_divergence():
+    """iris with a large step: E rises a few hundredfold and comes back down; the run is
+    bad, not divergent, and ends as an ordinary one."""
+    obj = shipped_problem("iris")
+    res = BackpropTrainer(lr=100.0, epochs=100, batch_size=8).fit(obj, seed=0)
+    h = res.history["value"]
+    assert 100 * h[0] < h.max() < DIVERGENCE_RATIO * h[0]
+    assert res.status == "max_iter" and res.iterations == 100
 
 
 def test_callback_sees_every_epoch_and_can_stop():

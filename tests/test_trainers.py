@@ -1,16 +1,24 @@
 """The contract every trainer keeps: one suite parametrized over backprop,
 the swarm and the L-BFGS reference."""
 
+import ast
+import inspect
 import json
+import os
+import tracemalloc
+from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
-from swarmreg import MLP, RegularizedError, L2
+from swarmreg import MLP, RegularizedError, L1, L2, checks
 from swarmreg.backprop import BackpropTrainer
 from swarmreg.reference import LBFGSTrainer
 from swarmreg.result import HISTORY_COLUMNS, STATUSES, TrainResult
 from swarmreg.swarm import SwarmTrainer
+from swarmreg.training import (FIT_OVERHEAD, BatchObjective, GradientObjective, call_callback_maybe_halt,
+                               require)
 
 # Small, quick settings per trainer for the contract checks.
 QUICK = {
@@ -169,3 +177,144 @@ def test_ridge_reaches_the_closed_form_optimum(name, d):
     r = make().fit(objective, seed=0)
     assert r.value >= best * (1 - 1e-12)  # nothing beats the optimum
     assert r.value == pytest.approx(best, rel=rtol)
+
+
+# ------------------------------------------------------------ the shared skeleton
+@pytest.mark.parametrize("name", NAMES)
+def test_config_and_repr_are_the_signature(name):
+    cls = CLASSES[name]
+    trainer = QUICK[name]()
+    params = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+    assert list(trainer.config) == params
+    assert cls(**trainer.config).config == trainer.config
+    assert eval(repr(trainer), {cls.__name__: cls}).config == trainer.config
+
+
+def test_the_callback_protocol():
+    def stop(info):
+        raise StopIteration
+
+    seen = []
+    assert call_callback_maybe_halt(stop, {}) is True
+    assert call_callback_maybe_halt(seen.append, {"a": 1}) is False and seen == [{"a": 1}]
+    assert call_callback_maybe_halt(None, {}) is False
+    with pytest.raises(KeyError):  # anything but StopIteration is the caller's error
+        call_callback_maybe_halt(lambda info: info["missing"], {})
+
+
+def test_objectives_meet_the_protocols(objective):
+    assert isinstance(objective, BatchObjective) and isinstance(objective, GradientObjective)
+    require(objective, BatchObjective)
+    require(objective, GradientObjective)
+    with pytest.raises(ValueError, match=r"n_params and batch\(thetas\); object lacks n_params, batch\(\)"):
+        require(object(), BatchObjective)
+
+
+def _without(objective, name):
+    """An object with every public attribute of ``objective`` but ``name``."""
+    return SimpleNamespace(**{k: getattr(objective, k) for k in dir(objective)
+                              if not k.startswith("_") and k != name})
+
+
+@pytest.mark.parametrize("name, lacking", [("swarm", "batch"), ("backprop", "data_value_and_grad"),
+                                           ("backprop", "penalty_slices"), ("lbfgs", "parts"),
+                                           ("lbfgs", "model")])
+def test_fit_names_what_the_objective_lacks(name, lacking, objective):
+    with pytest.raises(ValueError, match=rf"objective must be .*lacks {lacking}"):
+        QUICK[name]().fit(_without(objective, lacking), seed=0)
+
+
+def test_trainers_never_import_each_other_and_the_core_never_imports_the_sweep():
+    root = Path(__file__).parents[1] / "swarmreg"
+    trainers = {"backprop", "swarm", "reference"}
+    core = trainers | {"model", "objective", "penalties", "decay", "training", "result", "checks"}
+    for module in core:
+        tree = ast.parse((root / f"{module}.py").read_text())
+        imported = {a.name.split(".")[-1] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        imported |= {(n.module or "").split(".")[-1] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+        imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and not n.module
+                     for a in n.names}
+        assert not imported & {"experiment", "sweep", "plots", "report", "cli"}, module
+        if module in trainers:
+            assert not imported & (trainers - {module}), module
+
+
+# ------------------------------------------------------------------ memory
+MEMORY_CASES = {
+    "tiny": ((3, 4, 1), 64, L2(0.01), np.float64),
+    "wide softmax, L1": ((10, 200, 3), 2000, L1(0.01), np.float64),
+    "deep, float32": ((5, 50, 50, 2), 500, None, np.float32),
+    "many inputs": ((300, 40, 1), 400, L2(0.1), np.float64),
+}
+MEMORY_TRAINERS = {
+    "backprop": lambda: BackpropTrainer(lr=0.01, epochs=4, batch_size=32),
+    "backprop full batch": lambda: BackpropTrainer(lr=0.01, epochs=3),
+    "swarm": lambda: SwarmTrainer(particles=20, iterations=10),
+    "swarm ring": lambda: SwarmTrainer(particles=9, iterations=5, topology="ring", neighbors=2),
+    "lbfgs": lambda: LBFGSTrainer(max_iter=15),
+}
+
+
+@pytest.mark.parametrize("trainer", list(MEMORY_TRAINERS))
+@pytest.mark.parametrize("case", list(MEMORY_CASES))
+def test_memory_estimate_bounds_the_measured_peak(trainer, case):
+    sizes, n, penalty, dtype = MEMORY_CASES[case]
+    rng = np.random.default_rng(0)
+    output = "softmax" if sizes[-1] > 1 else "identity"
+    y = rng.integers(0, sizes[-1], n) if output == "softmax" else rng.normal(size=n)
+    obj = RegularizedError(MLP(sizes, output=output), rng.normal(size=(n, sizes[0])), y, penalty=penalty,
+                           dtype=dtype)
+    tr = MEMORY_TRAINERS[trainer]()
+    tracemalloc.start()
+    try:
+        tr.fit(obj, seed=0)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    estimate = tr.memory_bytes(obj.model, n, dtype, l1=penalty is not None and penalty.l1 > 0)
+    assert peak <= estimate <= 3 * peak + FIT_OVERHEAD, (peak, estimate)
+
+
+def test_a_swarm_too_large_for_the_machine_is_refused_before_allocating(monkeypatch):
+    monkeypatch.setattr(checks, "available_memory", lambda: 23 * 10**9)
+    rng = np.random.default_rng(0)
+    model = MLP((4, 100000, 3), output="softmax")  # 800 003 parameters
+    obj = RegularizedError(model, rng.normal(size=(150, 4)), rng.integers(0, 3, 150))
+    trainer = SwarmTrainer(particles=1000, iterations=5)
+    # 1000 × 800 003 × (6 float64 planes + a bool mask) ≈ 39.2e9 bytes, and one evaluation of the
+    # best theta on 150 samples (two layers of 150 × 100 000 float64, 0.24e9)
+    assert 39.2e9 < trainer.memory_bytes(model, 150, l1=False) < 39.5e9
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match=r"^SwarmTrainer\.fit of MLP\(sizes=\(4, 100000, 3\).* on 150 samples "
+                                             r"needs about 39 GB of memory; this machine has 23 GB available$"):
+            trainer.fit(obj, seed=0)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2**20
+
+
+@pytest.mark.parametrize("name", ["backprop", "lbfgs"])
+def test_gradient_trainers_refuse_a_fit_too_large_for_the_machine(name, monkeypatch, objective):
+    monkeypatch.setattr(checks, "available_memory", lambda: 10**4)
+    with pytest.raises(ValueError, match=r"needs about .* GB of memory; this machine has 1e-05 GB available"):
+        QUICK[name]().fit(objective, seed=0)
+
+
+def test_available_memory_is_the_smallest_limit(monkeypatch, tmp_path):
+    meminfo = tmp_path / "meminfo"
+    meminfo.write_text("MemTotal:  8000 kB\nMemFree:  3000 kB\nMemAvailable:  2048 kB\n")
+    limit, usage = tmp_path / "memory.max", tmp_path / "memory.current"
+    limit.write_text("1000000\n")
+    usage.write_text("400000\n")
+    monkeypatch.setattr(checks, "MEMINFO", str(meminfo))
+    monkeypatch.setattr(checks, "CGROUP_LIMITS", ((str(limit), str(usage)),))
+    assert checks.available_memory() == 600000           # the cgroup's room
+    limit.write_text("max\n")                             # no cgroup limit: MemAvailable
+    assert checks.available_memory() == 2048 * 1024
+    monkeypatch.setattr(checks, "MEMINFO", str(tmp_path / "absent"))
+    assert checks.available_memory() == os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    checks.enough_memory(10**5, "a small fit")
+    with pytest.raises(ValueError, match="a big fit needs about"):
+        checks.enough_memory(10**18, "a big fit")
