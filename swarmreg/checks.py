@@ -103,11 +103,12 @@ def available_memory() -> int | None:
 
 
 def format_bytes(n: float) -> str:
-    """A byte count for people: 1.5 GB, 300 MB."""
-    for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6)):
-        if n >= scale:
-            return f"{n / scale:.3g} {unit}"
-    return f"{n / 1e3:.3g} kB"
+    """A byte count for people, two significant digits: 39 GB, 2.3 GB, 300 MB, 10 kB."""
+    for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= scale or unit == "kB":
+            v = n / scale
+            return f"{v:.0f} {unit}" if v >= 10 else f"{v:.2g} {unit}"
+    raise AssertionError  # pragma: no cover
 
 
 def enough_memory(needed: int, what: str) -> None:

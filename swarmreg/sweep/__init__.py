@@ -81,7 +81,7 @@ def _check_room(spec: Spec, store: ResultsStore, executor, pending: int) -> None
     workers = executor.workers or 1
     if getattr(executor, "local", False) and workers > 1:
         available = checks.available_memory()
-        if largest * workers > available:
+        if available is not None and largest * workers > available:
             raise ValueError(f"out {store.folder}: {workers} runs at once need about "
                              f"{checks.format_bytes(largest * workers)} ({checks.format_bytes(largest)} each, "
                              f"{where}), more than the {checks.format_bytes(available)} of memory available; "

@@ -111,7 +111,7 @@ def memory_estimate(ds, model_spec, trainer_spec) -> int:
     trainer = build_trainer(trainer_spec.to_json(), 0.0)
     # the fit, plus the record's forward passes over each split (activations of every layer)
     scores = 2 * 8 * max(ds.n_train, ds.n_val, ds.n_test) * sum(model.sizes)
-    return int(getattr(trainer, 'memory_bytes', lambda m, n: 0)(model, ds.n_train)) + scores  # TODO-merge
+    return int(trainer.memory_bytes(model, ds.n_train)) + scores
 
 
 def _thin(history: dict, rows: int = HISTORY_ROWS) -> dict:

@@ -426,6 +426,8 @@ def _check_data(spec: Spec) -> dict:
 def _check_memory(spec: Spec, loaded: dict) -> None:
     """Every run fits in the memory this machine can give one process."""
     available = checks.available_memory()
+    if available is None:  # the machine does not say
+        return
     for d, ds in loaded.items():
         for i, t in enumerate(spec.trainers):
             need = runs.memory_estimate(ds, spec.model, t)
