@@ -62,7 +62,7 @@ def _where(p) -> None:
     where.add_argument("--scheduler", help="a Dask scheduler address, e.g. tcp://HOST:8786")
     where.add_argument("--dask-workers", type=int, help="start a local Dask cluster with N workers")
     p.add_argument("--connect-timeout", type=float, default=None,
-                   help="seconds to wait for --scheduler to answer (default: 5)")
+                   help="seconds to wait for --scheduler to answer (default: 3)")
     change = p.add_mutually_exclusive_group()
     change.add_argument("--add", action="store_const", const="add", dest="on_change",
                         help="the folder holds records of another spec: add this spec's runs to them")

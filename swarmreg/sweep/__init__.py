@@ -26,7 +26,7 @@ from .executors import (CONNECT_TIMEOUT, DaskExecutor, ExecutorLost, ProcessExec
                         as_executor, open_executor)
 from .meaning import MEANINGS
 from .runs import (HISTORY_ROWS, NEAR_ZERO, TRAINER_KINDS, build_problem, dataset, expand_runs, memory_estimate,
-                   run_id, run_one, run_seed)
+                   record_bytes, run_id, run_one, run_seed)
 from .spec import MAX_GRID, Spec, TrainerSpec, load_spec, parse_spec
 from .store import ON_CHANGE, RESULTS_FILE, ResultsStore, Table, check_out, load_results, read_records, records_table
 
@@ -35,11 +35,6 @@ __all__ = ["run_sweep", "execute_sweep", "SweepCounts", "Spec", "TrainerSpec", "
            "read_records", "open_executor", "as_executor", "SerialExecutor", "ProcessExecutor", "DaskExecutor",
            "WorkerLost", "ExecutorLost", "RESULTS_FILE", "ON_CHANGE", "TRAINER_KINDS", "MEANINGS", "check_out",
            "HISTORY_ROWS", "NEAR_ZERO", "MAX_GRID", "CONNECT_TIMEOUT"]
-
-# bytes a record holds per parameter (one JSON number) and per history cell, and the rest
-_BYTES_PER_NUMBER = 24
-_RECORD_BYTES = 6000
-
 
 @dataclass(frozen=True)
 class SweepCounts:
@@ -67,26 +62,23 @@ def _as_spec(spec) -> Spec:
 
 def _check_room(spec: Spec, store: ResultsStore, executor, pending: int) -> None:
     """Refuse in one line what cannot fit: the runs at once in memory, the records on disk."""
-    largest, where = 0, ""
-    record_bytes = 0
+    largest, where, per_run = 0, "", []
     for d in spec.datasets:
         ds = dataset(d, spec.seeds[0], spec.test_fraction, spec.validation_fraction)
         for t in spec.trainers:
             need = memory_estimate(ds, spec.model, t)
             if need > largest:
                 largest, where = need, f"{t.name} on {d}"
-            n_params = sum(a * b + b for a, b in zip((ds.n_features, *spec.model.hidden),
-                                                      (*spec.model.hidden, max(ds.n_classes, 1))))
-            record_bytes = max(record_bytes, _RECORD_BYTES + _BYTES_PER_NUMBER * (n_params + 12 * HISTORY_ROWS))
+            per_run.append(record_bytes(ds, spec.model, t))
     workers = executor.workers or 1
-    if getattr(executor, "local", False) and workers > 1:
-        available = checks.available_memory()
-        if available is not None and largest * workers > available:
-            raise ValueError(f"out {store.folder}: {workers} runs at once need about "
-                             f"{checks.format_bytes(largest * workers)} ({checks.format_bytes(largest)} each, "
-                             f"{where}), more than the {checks.format_bytes(available)} of memory available; "
-                             "use fewer jobs")
-    need = record_bytes * pending
+    available = checks.available_memory()
+    if getattr(executor, "local", False) and workers > 1 and available is not None \
+            and largest * workers > available:
+        raise ValueError(f"out {store.folder}: {workers} runs at once need about "
+                         f"{checks.format_bytes(largest * workers)} ({checks.format_bytes(largest)} each, "
+                         f"{where}), more than the {checks.format_bytes(available)} of memory available; "
+                         "use fewer jobs")
+    need = pending * sum(per_run) / len(per_run)
     free = store.free_bytes()
     if need > free:
         raise ValueError(f"out {store.folder}: {pending} records need about {checks.format_bytes(need)} on disk, "

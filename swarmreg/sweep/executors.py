@@ -42,7 +42,7 @@ __all__ = ["Executor", "SerialExecutor", "ProcessExecutor", "DaskExecutor", "Fut
 #: How many times a run is run again after its worker died.
 RESUBMIT = 1
 #: Seconds to wait for a Dask scheduler to answer before giving up.
-CONNECT_TIMEOUT = 5.0
+CONNECT_TIMEOUT = 3.0
 
 
 class WorkerLost(RuntimeError):
@@ -373,6 +373,32 @@ def _dask_errors():
     return KilledWorker, DaskWorkerLost
 
 
+def _connect(Client, scheduler: str, timeout: float):
+    """A Client of ``scheduler``, or a ValueError after ``timeout`` seconds.
+
+    distributed's own timeout does not cover a peer that accepts the connection and
+    never answers, so the connection is made in a daemon thread this one stops waiting for.
+    """
+    box = {}
+
+    def connect():
+        try:
+            box["client"] = Client(scheduler, timeout=timeout)
+        except BaseException as exc:  # handed to the caller below
+            box["error"] = exc
+
+    thread = threading.Thread(target=connect, daemon=True, name="swarmreg-dask-connect")
+    thread.start()
+    thread.join(timeout + 1.0)
+    if "client" in box:
+        return box["client"]
+    exc = box.get("error")
+    why = f" ({str(exc).splitlines()[0]})" if exc is not None and str(exc) else ""
+    if exc is not None and not isinstance(exc, (OSError, ValueError, TypeError)):
+        raise exc
+    raise ValueError(f"--scheduler {scheduler}: no Dask scheduler answered within {timeout:g} s{why}")
+
+
 class DaskExecutor(_Closing):
     """Runs as tasks of a Dask cluster: an existing ``distributed.Client``, a scheduler's
     address, or a local cluster of ``workers`` single-threaded worker processes.
@@ -401,13 +427,7 @@ class DaskExecutor(_Closing):
         if client is not None:
             self.client = client
         elif scheduler is not None:
-            timeout = checks.real("connect_timeout", connect_timeout, positive=True)
-            try:
-                self.client = Client(scheduler, timeout=timeout)
-            except (OSError, ValueError, TypeError) as exc:
-                why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-                raise ValueError(f"--scheduler {scheduler}: no Dask scheduler answered within {timeout:g} s "
-                                 f"({why})") from None
+            self.client = _connect(Client, scheduler, checks.real("connect_timeout", connect_timeout, positive=True))
         else:
             workers = checks.integer("dask_workers", workers)
             import logging

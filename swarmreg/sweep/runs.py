@@ -28,7 +28,7 @@ from ..swarm import SwarmTrainer
 from .meaning import MEANINGS
 
 __all__ = ["TRAINER_KINDS", "run_id", "run_seed", "expand_runs", "build_problem", "build_trainer", "run_one",
-           "check_loss", "memory_estimate", "dataset", "HISTORY_ROWS", "NEAR_ZERO"]
+           "check_loss", "memory_estimate", "record_bytes", "dataset", "HISTORY_ROWS", "NEAR_ZERO"]
 
 #: The trainer kinds a spec may name, and the class each one builds.
 TRAINER_KINDS = {"backprop": BackpropTrainer, "swarm": SwarmTrainer, "lbfgs": LBFGSTrainer}
@@ -112,6 +112,16 @@ def memory_estimate(ds, model_spec, trainer_spec) -> int:
     # the fit, plus the record's forward passes over each split (activations of every layer)
     scores = 2 * 8 * max(ds.n_train, ds.n_val, ds.n_test) * sum(model.sizes)
     return int(trainer.memory_bytes(model, ds.n_train)) + scores
+
+
+def record_bytes(ds, model_spec, trainer_spec) -> int:
+    """Bytes one record of this trainer configuration on this data set takes in results.jsonl (an upper
+    estimate: about 21 bytes a JSON number, for θ and for the history's rows of about ten columns)."""
+    model = _network(ds, model_spec.hidden, model_spec.activation)
+    config = build_trainer(trainer_spec.to_json(), 0.0).config
+    steps = next((config[k] for k in ("epochs", "iterations", "max_iter") if k in config), HISTORY_ROWS)
+    rows = min(HISTORY_ROWS, int(steps) + 1)
+    return 2000 + 24 * (model.n_params + 12 * rows)
 
 
 def _thin(history: dict, rows: int = HISTORY_ROWS) -> dict:
