@@ -577,7 +577,8 @@ def ratio_rows(res: dict) -> list[dict]:
                                          "open_executor(jobs=2)",
                  "ours": s["seconds"]["2 workers"], "other": s["seconds"]["serial"], "unit": "s",
                  "ratio": s["speedup_vs_serial"]})
-    rows.append({"key": "sweep", "what": f"λ sweep ({s['runs']} runs), speed-up: ProcessExecutor(1) / open_executor(jobs=2)",
+    rows.append({"key": "sweep",
+                 "what": f"λ sweep ({s['runs']} runs), speed-up: ProcessExecutor(1) / open_executor(jobs=2)",
                  "ours": s["seconds"]["2 workers"], "other": s["seconds"]["1 worker"], "unit": "s",
                  "ratio": s["speedup"]})
     mem = res["memory"]

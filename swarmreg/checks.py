@@ -123,4 +123,5 @@ def enough_memory(needed: int, what: str) -> None:
     """
     available = available_memory()
     if available is not None and needed > available:
-        raise ValueError(f"{what} needs about {format_bytes(needed)} of memory; this machine has {format_bytes(available)} available")
+        raise ValueError(f"{what} needs about {format_bytes(needed)} of memory; "
+                         f"this machine has {format_bytes(available)} available")

@@ -96,7 +96,8 @@ def _build_parser() -> argparse.ArgumentParser:
     r.add_argument("--results", help="draw from an existing sweep folder instead of running the default sweep")
     r.add_argument("--out", default="figures", help="folder for the figures and REPORT.md (default: figures)")
     r.add_argument("--quick", action="store_true", help="a small sweep (under a minute)")
-    r.add_argument("--work", help="folder for the built-in sweeps' results (default: runs/report, or runs/report-quick)")
+    r.add_argument("--work", help="folder for the built-in sweeps' results "
+                                  "(default: runs/report, or runs/report-quick)")
     _where(r)
     return p
 

@@ -148,12 +148,11 @@ def _sentences_fits(records, best_rows) -> list[str]:
         lams = sorted({r["lam"] for r in rs})
         at = {lam: [r for r in rs if r["lam"] == lam] for lam in (lams[0], row["lam"], lams[-1])}
 
-        def tt(lam):
-            return (f"{_g(R.median([r['train_loss'] for r in at[lam]]))}/"
-                    f"{_g(R.median([r['test_loss'] for r in at[lam]]))}")
+        def tt(rs):
+            return f"{_g(R.median([r['train_loss'] for r in rs]))}/{_g(R.median([r['test_loss'] for r in rs]))}"
 
-        out.append(f"{md(row['trainer'])}: train/test loss {tt(lams[0])} at λ = {_g(lams[0])}, {tt(row['lam'])} "
-                   f"at the best λ = {_g(row['lam'])}, {tt(lams[-1])} at λ = {_g(lams[-1])}.")
+        out.append(f"{md(row['trainer'])}: train/test loss {tt(at[lams[0]])} at λ = {_g(lams[0])}, "
+                   f"{tt(at[row['lam']])} at the best λ = {_g(row['lam'])}, {tt(at[lams[-1]])} at λ = {_g(lams[-1])}.")
     return out
 
 

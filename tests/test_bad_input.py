@@ -427,13 +427,14 @@ def test_table_counts_at_least_40_bad_inputs():
 # ------------------------------------------------------------------ spec parser fuzz
 _SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-10, 10**6), st.just(10**400), st.floats(allow_nan=True),
                      st.text(max_size=8), st.sampled_from(["iris", "sine", "swarm", "backprop", "lbfgs", "tanh",
-                                                           "l2", "elastic", "none", "ring", "weight_decay", "decay_fraction"]))
+                                                           "l2", "elastic", "none", "ring", "weight_decay",
+                                                           "decay_fraction"]))
 _VALUES = st.recursive(_SCALARS, lambda inner: st.one_of(st.lists(inner, max_size=4),
                                                          st.dictionaries(st.text(max_size=6), inner, max_size=3)),
                        max_leaves=8)
-_TRAINER_KEYS = ["name", "kind", "lam_as", "lr", "epochs", "batch_size", "momentum", "decay", "weight_decay", "decay_fraction", "l1",
-                 "shuffle", "particles", "iterations", "inertia", "topology", "neighbors", "bounds", "init_range",
-                 "v_max", "patience", "max_iter", "tol", "speed"]
+_TRAINER_KEYS = ["name", "kind", "lam_as", "lr", "epochs", "batch_size", "momentum", "decay", "weight_decay",
+                 "decay_fraction", "l1", "shuffle", "particles", "iterations", "inertia", "topology", "neighbors",
+                 "bounds", "init_range", "v_max", "patience", "max_iter", "tol", "speed"]
 _TOP_KEYS = ["name", "datasets", "seeds", "penalty", "l1_ratio", "lambdas", "lambda_range", "loss", "test_fraction",
              "validation_fraction", "model", "trainers", "extra"]
 

@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from swarmreg import plots, report, sweep
+from swarmreg import report, sweep
 from swarmreg import records as R
 from swarmreg.backprop import BackpropTrainer
 from swarmreg.model import HIDDEN_ACTIVATIONS, MLP

@@ -320,8 +320,8 @@ VALUE = st.recursive(LEAF, lambda inner: st.one_of(st.lists(inner, max_size=3),
                      max_leaves=6)
 TOP_KEYS = sorted(spec_module.TOP_KEYS) + ["other"]
 TRAINER_KEYS = ["particles", "iterations", "bounds", "init_range", "v_max", "patience", "batch_size", "epochs",
-                "lr", "momentum", "decay", "l1", "max_iter", "tol", "neighbors", "topology", "weight_decay", "decay_fraction",
-                "kind", "lam_as", "name", "inertia", "shuffle", "other"]
+                "lr", "momentum", "decay", "l1", "max_iter", "tol", "neighbors", "topology", "weight_decay",
+                "decay_fraction", "kind", "lam_as", "name", "inertia", "shuffle", "other"]
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))

@@ -1,10 +1,15 @@
-"""The report end to end (quick), and REPORT.md's numbers against the records."""
+"""The report end to end (quick), REPORT.md's numbers against the records, and figures and
+REPORT.md of any records a sweep accepts."""
 
+import hashlib
+import io
 import os
 import re
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 from scipy.stats import wilcoxon
 
 from swarmreg import records as R
@@ -160,13 +165,6 @@ def test_compare_script_prints_one_consistent_row_per_trainer(tmp_path):
 
 
 # ------------------------------------------------------------------ any records a sweep accepts: figures and REPORT.md
-import hashlib
-import io
-import re as _re
-
-from hypothesis import HealthCheck, example, given, settings
-from hypothesis import strategies as st
-
 
 NAMES = st.text(st.characters(blacklist_categories=("Cc", "Cs")), min_size=1, max_size=20)
 LAMS = st.lists(st.sampled_from([0.0, 5e-324, 1e-300, 1e-4, 0.1, 1.0, 1e6, 1e300, 1.797e308]), min_size=1,
@@ -187,7 +185,8 @@ def _record(name, kind, lam, seed, dataset, value, sq, test, task, sweep_name="s
         penalty=penalty, seed=seed, run_seed=seed,
         config={"seed": seed, "test_fraction": 0.25, "validation_fraction": 0.2,
                 "model": {"hidden": [3], "activation": "tanh"}, "trainer": {"settings": {}}},
-        trainer_config={"backprop": {"lr": 0.1}, "swarm": {"bounds": [-10.0, 10.0]}}.get(kind, {}), value=value, data_loss=value, penalty_value=0.0,
+        trainer_config={"backprop": {"lr": 0.1}, "swarm": {"bounds": [-10.0, 10.0]}}.get(kind, {}),
+        value=value, data_loss=value, penalty_value=0.0,
         weight_sq_norm=sq, zero_fraction=0.5, near_zero_fraction=0.5, forward_samples=20, backward_samples=20,
         iterations=2, seconds=0.2, status=status, theta=theta, history=history,
         **{f"{s}_loss": test for s in R.SPLITS}, **{f"{s}_accuracy": None for s in R.SPLITS},
@@ -201,7 +200,7 @@ def hostile_records(draw):
     lams = draw(LAMS)
     dataset = draw(st.sampled_from(["sine", "iris", "x|y", "$a$"]))
     recs = []
-    for i, (name, kind) in enumerate(zip([*names, "lbfgs"], ["backprop", "swarm", "lbfgs"])):
+    for name, kind in zip([*names, "lbfgs"], ["backprop", "swarm", "lbfgs"]):
         for lam in lams:
             for seed in (0, 1):
                 recs.append(_record(name, kind, lam, seed, dataset, draw(VALUES), draw(POSITIVE), draw(VALUES),
@@ -215,7 +214,7 @@ def hostile_records(draw):
 
 
 def _pipes(line: str) -> int:
-    return len(_re.findall(r"(?<!\\)\|", line))
+    return len(re.findall(r"(?<!\\)\|", line))
 
 
 def check_report_of(recs):
@@ -232,7 +231,7 @@ def check_report_of(recs):
                 if not row.startswith("|"):
                     break
                 assert _pipes(row) == _pipes(header), (header, row)
-    assert not _re.search(r"\b(nan|inf)\b", text, _re.IGNORECASE)
+    assert not re.search(r"\b(nan|inf)\b", text, re.IGNORECASE)
 
 
 @settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)

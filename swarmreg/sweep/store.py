@@ -189,8 +189,9 @@ class ResultsStore:
         others = sum(n for h, n in hashes.items() if h != spec_hash)
         if others and on_change == "refuse":
             kinds = len([h for h in hashes if h != spec_hash])
-            _fail(f"out {self.folder}: holds {others} records of {'another spec' if kinds == 1 else f'{kinds} other specs'}"
-                  f" (this spec's hash is {spec_hash}); add its runs to them with --add (on_change='add'), "
+            which = "another spec" if kinds == 1 else f"{kinds} other specs"
+            _fail(f"out {self.folder}: holds {others} records of {which} (this spec's hash is {spec_hash}); "
+                  "add its runs to them with --add (on_change='add'), "
                   "or set them aside and start over with --restart (on_change='restart')")
         if others and on_change == "restart":
             stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
