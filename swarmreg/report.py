@@ -31,6 +31,7 @@ from . import plots
 from . import records as R
 from .files import atomic_write, remove_stale_temporaries
 from .sweep import RESULTS_FILE, Spec, check_out, load_results, open_executor, parse_spec, run_sweep
+from .sweep.executors import check_jobs
 
 __all__ = ["make_report", "default_specs", "quick_spec", "FIGURES", "FigureEntry", "write_report_md", "md"]
 
@@ -326,8 +327,8 @@ def make_report(results=None, out="figures", quick: bool = False, jobs: int | No
     out = check_out(out)
     if work is not None:
         check_out(work)
-    if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
-        raise ValueError(f"jobs must be an integer >= 1, got {jobs!r}")
+    if jobs is not None:
+        check_jobs(jobs)
     if results is not None:
         records = _collect(results)
         sources = [str(results)]

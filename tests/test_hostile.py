@@ -10,7 +10,8 @@ project's promises:
 * Ctrl-C exits 130 and SIGTERM exits 143, each with one line; no worker
   outlives the sweep, even when its parent is killed with SIGKILL, and a
   shell pipeline after the command ends when the command dies;
-* a worker killed mid-sweep does not change the records;
+* a worker killed mid-sweep does not change the records; a Dask scheduler
+  killed mid-sweep, or one that never answers, ends the command in one line;
 * a sweep resumed on a folder holds only valid, complete records, each run
   once; an edited spec is not silently mixed into a folder of another;
 * a diverged run is recorded as ``"diverged"``, and the report completes,
@@ -766,6 +767,47 @@ def test_connect_timeout_bounds_a_silent_scheduler(tmp_path, tiny_done):
                        "--connect-timeout", "1", "--quiet", timeout=10)
     msg = assert_one_line(res, 2)
     assert address in msg, msg
+
+
+@contextlib.contextmanager
+def dask_scheduler_and_worker(tmp_path):
+    """A Dask scheduler and one single-threaded worker, each a process of its own session; yields
+    (scheduler process, address)."""
+    log = tmp_path / "scheduler.log"
+    with open(log, "w") as err:
+        sched = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
+                                  "--port", "0", "--no-dashboard"], stdout=subprocess.DEVNULL, stderr=err,
+                                 start_new_session=True)
+    worker = None
+    try:
+        address = None
+        if not wait_until(lambda: re.search(r"Scheduler at:\s+(tcp://\S+)", log.read_text()), 60):
+            pytest.fail(f"no Dask scheduler: {tail(log.read_text())}")
+        address = re.search(r"Scheduler at:\s+(tcp://\S+)", log.read_text()).group(1)
+        worker = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", address, "--nthreads", "1",
+                                   "--nworkers", "1", "--no-dashboard"], stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL, start_new_session=True)
+        yield sched, address
+    finally:
+        for proc in (worker, sched):
+            if proc is not None:
+                kill_session(proc.pid)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(timeout=10)
+
+
+@pytest.mark.slow
+def test_a_dask_scheduler_killed_mid_sweep_gives_one_line(tmp_path):
+    pytest.importorskip("distributed")
+    write(tmp_path, "slow.toml", SLOW)
+    with dask_scheduler_and_worker(tmp_path) as (sched, address):
+        with Command(tmp_path, ["sweep", "slow.toml", "--out", "o", "--scheduler", address, "--quiet"]) as cmd:
+            wait_for_record(cmd, tmp_path / "o" / "results.jsonl", timeout=90)
+            os.killpg(sched.pid, signal.SIGKILL)
+            res = cmd.wait(30)
+    msg = assert_one_line(res, 1)
+    assert address in msg and "resume" in msg, msg
+    assert all(line.endswith(b"\n") for line in lines_of(tmp_path / "o" / "results.jsonl"))
 
 
 # ------------------------------------------------------------------ 10. validation_fraction = 0

@@ -625,3 +625,25 @@ def test_executors_reject_bad_jobs():
             sweep.ProcessExecutor(jobs)
     with pytest.raises(ValueError, match="at most one"):
         sweep.open_executor(jobs=2, dask_workers=2)
+
+
+def test_open_executor_gives_what_was_asked():
+    assert isinstance(sweep.open_executor(jobs=1), sweep.SerialExecutor)
+    with sweep.open_executor(jobs=3) as pool:
+        assert isinstance(pool, sweep.ProcessExecutor) and pool.workers == 3
+    with sweep.open_executor() as pool:  # one per core
+        assert pool.workers == (os.cpu_count() or 1)
+    with pytest.raises(ValueError, match="connect_timeout applies only with a scheduler"):
+        sweep.open_executor(jobs=2, connect_timeout=1.0)
+
+
+def test_a_pool_raises_a_runs_exception_with_the_workers_traceback(tmp_path):
+    with sweep.ProcessExecutor(2) as pool, pytest.raises(ZeroDivisionError) as err:
+        list(pool.map_unordered(_reciprocal, [1, 2, 0, 4]))
+    assert any("in a worker process" in note for note in err.value.__notes__)
+    with sweep.ProcessExecutor(2) as pool:  # and a pool gives every result once, whatever the order
+        assert sorted(pool.map_unordered(_reciprocal, [1, 2, 4, 5, 8])) == sorted([1, 0.5, 0.25, 0.2, 0.125])
+
+
+def _reciprocal(x):
+    return 1 / x

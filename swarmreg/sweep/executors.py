@@ -36,13 +36,20 @@ from typing import Callable, Iterable, Iterator, Protocol
 
 from .. import checks
 
-__all__ = ["Executor", "SerialExecutor", "ProcessExecutor", "DaskExecutor", "FuturesExecutor", "open_executor",
+__all__ = ["check_jobs", "Executor", "SerialExecutor", "ProcessExecutor", "DaskExecutor", "FuturesExecutor", "open_executor",
            "as_executor", "WorkerLost", "ExecutorLost", "RESUBMIT", "CONNECT_TIMEOUT"]
 
 #: How many times a run is run again after its worker died.
 RESUBMIT = 1
 #: Seconds to wait for a Dask scheduler to answer before giving up.
 CONNECT_TIMEOUT = 3.0
+
+
+def check_jobs(jobs, name: str = "jobs") -> int:
+    """A count of workers: an integer >= 1 (the one check of it)."""
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"{name} must be an integer >= 1, got {jobs!r}")
+    return jobs
 
 
 class WorkerLost(RuntimeError):
@@ -215,11 +222,9 @@ class ProcessExecutor(_Closing):
     local = True
 
     def __init__(self, jobs: int):
-        if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
-            raise ValueError(f"jobs must be an integer >= 1, got {jobs!r}")
         import multiprocessing
 
-        self.workers = jobs
+        self.workers = check_jobs(jobs)
         self._context = multiprocessing.get_context("spawn")
         self._idle: list[_Worker] = []
         self._all: list[_Worker] = []
@@ -358,6 +363,24 @@ def _pinned_call(fn, item):
 _END = object()
 
 
+@contextlib.contextmanager
+def _quiet_dask_logs():
+    """distributed logs every reconnection attempt and every worker it stops, with tracebacks; while a
+    sweep runs (or stops) the sweep itself says, in one line, what went wrong."""
+    import logging
+
+    names = [n for n in logging.root.manager.loggerDict if n.split(".")[0] in ("distributed", "tornado", "asyncio")]
+    quiet = [logging.getLogger(n) for n in {"distributed", "tornado", "asyncio", *names}]
+    levels = [log.level for log in quiet]
+    for log in quiet:
+        log.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        for log, level in zip(quiet, levels):
+            log.setLevel(level)
+
+
 def _dask_errors():
     from distributed import KilledWorker
 
@@ -429,7 +452,7 @@ class DaskExecutor(_Closing):
         elif scheduler is not None:
             self.client = _connect(Client, scheduler, checks.real("connect_timeout", connect_timeout, positive=True))
         else:
-            workers = checks.integer("dask_workers", workers)
+            workers = check_jobs(workers, "dask_workers")
             import logging
 
             with _children_ignore_sigint():
@@ -454,56 +477,48 @@ class DaskExecutor(_Closing):
         window = 2 * (self.workers or 2)
         items = iter(items)
         futures: dict = {}
+        arrivals = as_completed()
 
         def submit(item, tries):  # pure=False: a resubmitted run gets a fresh task key
             fut = self.client.submit(task, item, pure=False)
             futures[fut] = (item, tries)
             arrivals.add(fut)
 
-        arrivals = as_completed()
-        try:
-            for item in items:
-                submit(item, 0)
-                if len(futures) >= window:
-                    break
-            for fut in arrivals:
-                item, tries = futures.pop(fut)
-                try:
-                    result = fut.result()
-                except KilledWorker:
-                    if tries >= RESUBMIT:
-                        raise DaskWorkerLost(f"run {label(item)}: its Dask worker died {tries + 1} times") from None
-                    submit(item, tries + 1)
-                    continue
-                except (cf.CancelledError, OSError, TimeoutError) as exc:
-                    raise ExecutorLost(f"the Dask scheduler at {self.address} went away "
-                                       f"({type(exc).__name__})") from None
-                following = next(items, _END)
-                if following is not _END:
-                    submit(following, 0)
-                yield result
-        finally:
-            for fut in futures:
-                fut.cancel()
+        with _quiet_dask_logs():
+            try:
+                for item in items:
+                    submit(item, 0)
+                    if len(futures) >= window:
+                        break
+                for fut in arrivals:
+                    item, tries = futures.pop(fut)
+                    try:
+                        result = fut.result()
+                    except KilledWorker:
+                        if tries >= RESUBMIT:
+                            raise DaskWorkerLost(f"run {label(item)}: its Dask worker died {tries + 1} times") \
+                                from None
+                        submit(item, tries + 1)
+                        continue
+                    except (cf.CancelledError, OSError, TimeoutError) as exc:
+                        raise ExecutorLost(f"the Dask scheduler at {self.address} went away "
+                                           f"({type(exc).__name__})") from None
+                    following = next(items, _END)
+                    if following is not _END:
+                        submit(following, 0)
+                    yield result
+            finally:
+                for fut in futures:
+                    fut.cancel()
 
     def close(self) -> None:
-        import logging
-
-        # a cluster shutting down logs what it stops; the sweep has said what matters
-        quiet = [logging.getLogger(n) for n in ("distributed", "tornado", "asyncio")]
-        levels = [log.level for log in quiet]
-        for log in quiet:
-            log.setLevel(logging.CRITICAL)
-        try:
+        with _quiet_dask_logs():
             if self._own:
                 with contextlib.suppress(Exception):
                     self.client.close()
             if self._cluster is not None:
                 with contextlib.suppress(Exception):
                     self._cluster.close()
-        finally:
-            for log, level in zip(quiet, levels):
-                log.setLevel(level)
 
     def __repr__(self) -> str:
         return f"DaskExecutor({self.address})"
@@ -537,13 +552,8 @@ def open_executor(jobs: int | None = None, scheduler: str | None = None, dask_wo
         return DaskExecutor(scheduler=scheduler, connect_timeout=CONNECT_TIMEOUT if connect_timeout is None
                             else connect_timeout)
     if dask_workers is not None:
-        if isinstance(dask_workers, bool) or not isinstance(dask_workers, int) or dask_workers < 1:
-            raise ValueError(f"dask_workers must be an integer >= 1, got {dask_workers!r}")
-        return DaskExecutor(workers=dask_workers)
-    if jobs is None:
-        jobs = os.cpu_count() or 1
-    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
-        raise ValueError(f"jobs must be an integer >= 1, got {jobs!r}")
+        return DaskExecutor(workers=check_jobs(dask_workers, "dask_workers"))
+    jobs = check_jobs((os.cpu_count() or 1) if jobs is None else jobs)
     return SerialExecutor() if jobs == 1 else ProcessExecutor(jobs)
 
 
