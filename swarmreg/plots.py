@@ -51,10 +51,12 @@ def _drawable(values) -> np.ndarray:
     return v
 
 
-def _sparse_ticks(axis, linthresh: float, top: float) -> None:
-    """At most about ten major ticks on a symlog axis, whatever the decades it spans."""
+def _sparse_ticks(axis, linthresh: float, top: float, min_step: int = 1) -> None:
+    """At most about ten major ticks on a symlog axis (at least ``min_step`` decades apart),
+    whatever the decades it spans."""
     decades = max(1.0, math.log10(max(top, linthresh)) - math.log10(linthresh))
-    axis.set_major_locator(SymmetricalLogLocator(linthresh=linthresh, base=10.0 ** max(1, math.ceil(decades / 8))))
+    step = max(min_step, math.ceil(decades / 8))
+    axis.set_major_locator(SymmetricalLogLocator(linthresh=linthresh, base=10.0 ** step))
     if decades > 12:
         axis.set_minor_locator(NullLocator())
 
@@ -212,8 +214,8 @@ def plot_objective_gap(records) -> Figure:
         _lam_axis(ax, [r["lam"] for r in recs])
         # linear within ±1e-6 (numerically equal), logarithmic beyond
         ax.set_yscale("symlog", linthresh=1e-6, linscale=0.5)
-        _sparse_ticks(ax.yaxis, 1e-6, max((float(np.nanmax(np.abs(y))) for y in _drawn_y(ax) if np.isfinite(y).any()),
-                                          default=1.0))
+        top = max((float(np.nanmax(np.abs(y))) for y in _drawn_y(ax) if np.isfinite(y).any()), default=1.0)
+        _sparse_ticks(ax.yaxis, 1e-6, top, min_step=2)
         ax.set_ylabel("E − E(reference)")
         ax.set_title(text(ds))
     _legend(axes[0])
