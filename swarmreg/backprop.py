@@ -47,8 +47,8 @@ __all__ = ["BackpropTrainer", "DECAYS", "L1_MODES", "DIVERGENCE_RATIO", "DIVERGE
 # no standardized problem reaches by training.
 DIVERGENCE_RATIO = 1e4
 DIVERGENCE_FLOOR = 1e-2
-DECAYS = ("coupled", "decoupled")
-L1_MODES = ("subgradient", "proximal")
+DECAYS = decay_rules.DECAYS
+L1_MODES = decay_rules.L1_MODES
 
 
 class BackpropTrainer(Trainer):

@@ -17,6 +17,8 @@ import sys
 import threading
 import tomllib
 
+from .errors import ExecutorLost, WorkerLost
+
 __all__ = ["main"]
 
 
@@ -113,8 +115,8 @@ def _executor(args):
     if args.connect_timeout is not None:
         if args.scheduler is None:
             raise ValueError("--connect-timeout applies only with --scheduler")
-        if not (math.isfinite(args.connect_timeout) and args.connect_timeout > 0):
-            raise ValueError(f"--connect-timeout must be a number of seconds > 0, got {args.connect_timeout}")
+        if not (math.isfinite(args.connect_timeout) and 0 < args.connect_timeout <= 3600):
+            raise ValueError(f"--connect-timeout must be a number of seconds in (0, 3600], got {args.connect_timeout}")
     return open_executor(jobs=args.jobs, scheduler=args.scheduler, dask_workers=args.dask_workers,
                          connect_timeout=args.connect_timeout)
 
@@ -222,8 +224,6 @@ def _resume_hint(args) -> str:
 
 def main(argv=None) -> int:
     """Entry point of the ``swarmreg`` console script; returns the exit status."""
-    from .sweep import ExecutorLost, WorkerLost
-
     args = None
     try:
         with _sigterm_raises():
@@ -242,6 +242,26 @@ def main(argv=None) -> int:
     except _Terminated:
         print(f"swarmreg: terminated (SIGTERM){_resume_hint(args)}", file=sys.stderr)
         return 143
+    except Exception as exc:
+        # Ctrl-C inside an extension module's import surfaces as that import failing
+        if _caused_by(exc, KeyboardInterrupt):
+            print(f"swarmreg: interrupted{_resume_hint(args)}", file=sys.stderr)
+            return 130
+        if _caused_by(exc, _Terminated):
+            print(f"swarmreg: terminated (SIGTERM){_resume_hint(args)}", file=sys.stderr)
+            return 143
+        raise
+
+
+def _caused_by(exc: BaseException, kind) -> bool:
+    """Whether ``kind`` is in the chain of exceptions that led to ``exc``."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, kind):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 if __name__ == "__main__":  # pragma: no cover

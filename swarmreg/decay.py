@@ -35,7 +35,6 @@ which is the semantics::
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass, field
 from typing import ClassVar, Protocol
 
@@ -216,6 +215,13 @@ def apply_chain(rules: tuple, theta: np.ndarray, g: np.ndarray, w_old: np.ndarra
         rule(theta, g, w_old, lr)
 
 
+#: The backprop settings a step and its decay depend on.
+STEP_SETTINGS = ("lr", "momentum", "decay", "decay_fraction", "l1")
+#: Where the L2 part acts (before or after the step), and how the L1 part does.
+DECAYS = ("coupled", "decoupled")
+L1_MODES = ("subgradient", "proximal")
+
+
 def pure_decay(config: dict, l2: float, steps) -> np.ndarray:
     """Σw²(k) / Σw²(0) after k steps when the data gradient is zero.
 
@@ -229,7 +235,8 @@ def pure_decay(config: dict, l2: float, steps) -> np.ndarray:
     ----------
     config : dict
         Backprop trainer settings as ``BackpropTrainer(...).config`` gives
-        them; missing keys take the trainer's defaults (from its signature).
+        them: at least the settings of the step and its decay (:data:`STEP_SETTINGS`);
+        the others (epochs, batch size, …) do not change a step and are ignored.
     l2 : float
         λ₂ >= 0 of the objective's penalty.
     steps : array_like of int
@@ -240,23 +247,23 @@ def pure_decay(config: dict, l2: float, steps) -> np.ndarray:
     -------
     ndarray of float, shape of ``steps``
     """
-    from .backprop import BackpropTrainer  # the trainer builds on this module: import it late
-
-    defaults = {name: p.default for name, p in inspect.signature(BackpropTrainer.__init__).parameters.items()
-                if name != "self"}
-    unknown = sorted(set(config) - set(defaults))
-    if unknown:
-        raise ValueError(f"config has {', '.join(map(repr, unknown))}, not backprop settings; "
-                         f"valid: {', '.join(defaults)}")
-    trainer = BackpropTrainer(**{**defaults, **config})
+    missing = [k for k in STEP_SETTINGS if k not in config]
+    if missing:
+        raise ValueError(f"config lacks {', '.join(map(repr, missing))}: give the trainer's whole config "
+                         "(BackpropTrainer(...).config)")
+    lr = checks.real("lr", config["lr"], positive=True)
     l2 = checks.real("l2", l2)
+    if config["decay"] not in DECAYS or config["l1"] not in L1_MODES:
+        raise ValueError(f"config: decay must be one of {DECAYS} and l1 one of {L1_MODES}, got "
+                         f"{config['decay']!r} and {config['l1']!r}")
     steps = np.asarray(steps)
     if steps.size == 0:
         return np.zeros(steps.shape)
     if steps.dtype.kind not in "iu" or steps.min() < 0:
         raise ValueError(f"steps must be integer step counts >= 0, got {steps!r}")
-    rules = build_chain(momentum=trainer.momentum, decay=trainer.decay, decay_fraction=trainer.decay_fraction,
-                        l1_mode=trainer.l1, l1=0.0, l2=l2, slices=(slice(0, 1),), n_params=1)
+    rules = build_chain(momentum=checks.unit_interval("momentum", config["momentum"]), decay=config["decay"],
+                        decay_fraction=checks.real("decay_fraction", config["decay_fraction"]),
+                        l1_mode=config["l1"], l1=0.0, l2=l2, slices=(slice(0, 1),), n_params=1)
     wanted, where = np.unique(steps.ravel(), return_inverse=True)
     theta, g, w_old = np.ones(1), np.empty(1), np.empty(1)
     sq = np.empty(wanted.size)
@@ -265,7 +272,7 @@ def pure_decay(config: dict, l2: float, steps) -> np.ndarray:
         for _ in range(int(k) - done):
             np.copyto(w_old, theta)
             g[:] = 0.0
-            apply_chain(rules, theta, g, w_old, trainer.lr)
+            apply_chain(rules, theta, g, w_old, lr)
         done = int(k)
         sq[i] = theta[0] * theta[0]
     return sq[where].reshape(steps.shape)

@@ -129,6 +129,8 @@ class MLP:
         self.layers = tuple(layers)
         self.weight_slices = tuple(slice(l.w_start, l.w_stop) for l in layers)
         self.n_params = start
+        # the weight mask and one θ: a network that cannot hold them is refused before numpy tries
+        checks.enough_memory(9 * start, f"MLP(sizes={sizes}) with {start:,} parameters")
         mask = np.zeros(start, dtype=bool)
         for layer in layers:
             mask[layer.w_start:layer.w_stop] = True

@@ -21,8 +21,6 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import NullLocator, SymmetricalLogLocator
 
 from . import records as R
-from .data import load_dataset, sine_curve
-from .model import MLP
 
 __all__ = ["plot_lambda_error", "plot_weight_norm", "plot_objective_gap", "plot_l1_sparsity", "plot_fits",
            "plot_decay_trajectory", "plot_convention_shift", "plot_convergence", "text"]
@@ -244,25 +242,9 @@ def plot_l1_sparsity(records) -> Figure:
     return fig
 
 
-def _fit_problem(record):
-    """The data set split and the network of a 1-input regression record."""
-    cfg = record["config"]
-    ds = load_dataset(record["dataset"], seed=cfg["seed"], test_fraction=cfg["test_fraction"],
-                      validation_fraction=cfg["validation_fraction"])
-    return ds, MLP((1, *cfg["model"]["hidden"], 1), hidden=cfg["model"]["activation"])
-
-
-def _fit_curve(record, ds, model, x):
-    """The fitted function of the record on raw inputs x (m,), in raw target units."""
-    theta = np.array([np.nan if v is None else v for v in record["theta"]], dtype=float)
-    with np.errstate(all="ignore"):
-        y = model.forward(np.nan_to_num(theta), ds.scale_features(x[:, None]))[:, 0]
-        return _drawable(np.nan_to_num(ds.unscale_target(y)))
-
-
 def plot_fits(records, dataset: str = "sine") -> Figure:
-    """The fitted curve at λ = 0, at the best λ and at a too-large λ, per trainer:
-    wiggly to smooth."""
+    """The fitted curve at the smallest λ, at the best λ and at the largest λ, per trainer
+    (:func:`swarmreg.records.fit_curves`)."""
     recs = [r for r in R.main_records(records) if r["dataset"] == dataset and R.finished(r)]
     if not recs:
         return _empty(f"no L2 records on {dataset}")
@@ -271,28 +253,20 @@ def plot_fits(records, dataset: str = "sine") -> Figure:
     fig, axes = _grid(1, len(names), width=3.8)
     for j, name in enumerate(names):
         ax = axes[0, j]
-        rs = [r for r in recs if r["trainer"] == name and r["seed"] == seed]
-        lams = sorted({r["lam"] for r in rs})
-        if not lams:
+        panel = R.fit_curves(recs, name, dataset, seed)
+        if panel is None:
             ax.set_axis_off()
             continue
-        best = R.best_lambda(recs, name, dataset)
-        chosen = [(lams[0], "λ = 0" if lams[0] == 0 else f"λ = {lams[0]:g}"),
-                  (best, f"best λ = {best:g}" if best is not None else ""), (lams[-1], f"large λ = {lams[-1]:g}")]
-        ds, model = _fit_problem(rs[0])  # the seed's split, the same for every λ
-        grid = np.linspace(ds.raw_X_train.min(), ds.raw_X_train.max(), 300)
-        for lam, label in chosen:
-            r = next((r for r in rs if r["lam"] == lam), None)
-            if r is not None and lam is not None:
-                ax.plot(grid, _fit_curve(r, ds, model, grid), label=label)
-        if dataset == "sine":
-            ax.plot(grid, sine_curve(grid), color="gray", linestyle=":", label="true curve")
-        ax.plot(ds.raw_X_train[:, 0], ds.unscale_target(ds.y_train), "ko", markersize=4, label="training data")
+        for label, y in panel["curves"]:
+            ax.plot(panel["grid"], _drawable(y), label=label)
+        if panel["truth"] is not None:
+            ax.plot(panel["grid"], panel["truth"], color="gray", linestyle=":", label="true curve")
+        ax.plot(panel["x_train"], panel["y_train"], "ko", markersize=4, label="training data")
         ax.set_xlabel("x")
         ax.set_ylabel("y")
         ax.set_title(_label(recs, name))
         ax.legend(fontsize=7)
-    fig.suptitle(f"Fits on {dataset} (seed {seed}): from wiggly (λ = 0) to smooth to too flat")
+    fig.suptitle(text(f"Fits on {dataset} (seed {seed}) at the smallest, the best and the largest λ"))
     return fig
 
 
@@ -346,14 +320,10 @@ def plot_decay_trajectory(records, dataset: str | None = None) -> Figure:
 
 def plot_convention_shift(records, dataset: str | None = None) -> Figure:
     """Test error against the raw knob (coupled L2 λ, or the decay fraction d per
-    step, at several learning rates), and against the canonical λ where the
-    curves line up."""
-    sweeps = R.convention_sweeps(records)
-    recs = [r for r in records if r["sweep"] in sweeps and r["kind"] == "backprop" and r["penalty"] == "l2"]
-    if dataset is None and recs:
-        dataset = R.datasets(recs)[0]
-    recs = [r for r in recs if r["dataset"] == dataset]
-    if not any(r["lam_as"] != R.PENALTY for r in recs):
+    step, at several learning rates), and against the canonical λ
+    (:func:`swarmreg.records.convention_records`)."""
+    dataset, recs = R.convention_records(records, dataset)
+    if not recs:
         return _empty("no decay-fraction (lam_as = decay_fraction) records")
     fig, axes = _grid(1, 2, width=5.5, height=3.8)
     for name in R.trainer_names(recs):
@@ -367,10 +337,10 @@ def plot_convention_shift(records, dataset: str | None = None) -> Figure:
     _lam_axis(axes[0, 1], [r["canonical_lam"] for r in recs], "canonical λ (swarmreg.conventions)")
     for ax in axes[0]:
         ax.set_ylabel("test " + _loss_name(recs))
-    axes[0, 0].set_title("against the raw knob: curves disagree")
-    axes[0, 1].set_title("against the canonical λ: curves line up")
+    axes[0, 0].set_title("against the raw knob")
+    axes[0, 1].set_title("against the canonical λ")
     _legend(axes[0, 0])
-    fig.suptitle(text(f"The simplified decay changes the meaning of λ ({dataset})"))
+    fig.suptitle(text(f"Coupled L2 and the decay fraction d per step ({dataset})"))
     return fig
 
 

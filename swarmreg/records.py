@@ -27,11 +27,12 @@ import numpy as np
 
 from .result import STATUSES
 
-__all__ = ["FIELDS", "FIELD_NAMES", "SPLITS", "SPLIT_SCORES", "Field", "new_record", "problem",
+__all__ = ["FIELDS", "FIELD_NAMES", "SPLITS", "SPLIT_SCORES", "Field", "new_record", "problem", "with_defaults",
            "REFERENCE_KIND", "PENALTY", "finished", "convention_sweeps", "main_records", "trainer_names",
            "kind_of", "summarize", "best_lambda", "objective_gaps", "best_lambda_rows", "wilcoxon_rows",
            "transition_lambda", "quartiles", "median_curve", "median_curve_on_log_grid", "median", "middle_lambda",
-           "decay_envelope", "datasets", "TASKS"]
+           "decay_envelope", "datasets", "fit_curves", "convention_records", "convention_crossings",
+           "box_edge_fractions", "TASKS"]
 
 TASKS = ("classification", "regression")
 SPLITS = ("train", "val", "test")
@@ -50,18 +51,23 @@ class Field:
     ``type`` is one of: "id" (16 hex digits), "id?" (the same or null), "str",
     "task", "status", "int" (>= 0), "number" (finite), "number?" (finite or
     null: a non-finite result is stored as null), "fraction" (in [0, 1]),
-    "table" (an object), "numbers" (a list of "number?"), "columns" (an
-    object of equal-length lists of "number?").
+    "table" (an object), "config" (a run's configuration: an object with at least
+    seed, test_fraction, validation_fraction, model {hidden, activation} and
+    trainer {settings}), "numbers" (a list of "number?"), "columns" (an object
+    of equal-length lists of "number?").  Integers are below 2**64 (a run seed is a uint64).
     """
 
     name: str
     type: str
     doc: str
+    #: The value a record read from disk takes when it lacks the field (only for fields added
+    #: after records were first written); fields without one are required.
+    default: object = "required"
 
 
 FIELDS = (
     Field("id", "id", "the run's identity: a hash of its whole configuration"),
-    Field("spec_hash", "id?", "hash of the sweep spec the run belongs to (null outside a sweep)"),
+    Field("spec_hash", "id?", "hash of the sweep spec the run belongs to (null outside a sweep)", default=None),
     Field("sweep", "str", "the sweep's name (a label, not part of the id)"),
     Field("dataset", "str", "the data set"),
     Field("task", "task", "classification or regression"),
@@ -73,7 +79,7 @@ FIELDS = (
     Field("penalty", "str", "the spec's penalty: l2, l1 or elastic"),
     Field("seed", "int", "the replicate seed (the data split)"),
     Field("run_seed", "int", "the training seed, drawn from the id"),
-    Field("config", "table", "the run's whole configuration (what the id hashes)"),
+    Field("config", "config", "the run's whole configuration (what the id hashes)"),
     Field("trainer_config", "table", "every setting of the trainer, defaults included"),
     Field("value", "number?", "E = D + R at the solution, training data"),
     Field("data_loss", "number?", "D at the solution, training data"),
@@ -122,7 +128,7 @@ def _type_problem(kind: str, v) -> str | None:
     elif kind == "status":
         ok = v in STATUSES
     elif kind == "int":
-        ok = isinstance(v, int) and not isinstance(v, bool) and v >= 0
+        ok = isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 2**64
     elif kind == "number":
         ok = _is_number(v)
     elif kind == "number?":
@@ -131,6 +137,8 @@ def _type_problem(kind: str, v) -> str | None:
         ok = _is_number(v) and 0.0 <= v <= 1.0
     elif kind == "table":
         ok = isinstance(v, dict)
+    elif kind == "config":
+        return _config_problem(v)
     elif kind == "numbers":
         ok = isinstance(v, list) and all(x is None or _is_number(x) for x in v)
     elif kind == "columns":
@@ -142,17 +150,44 @@ def _type_problem(kind: str, v) -> str | None:
     return None if ok else f"{kind} expected"
 
 
+def _config_problem(v) -> str | None:
+    """Why ``v`` is not a run's configuration, or None."""
+    if not isinstance(v, dict):
+        return "config expected"
+    model, trainer = v.get("model"), v.get("trainer")
+    if not (_type_problem("int", v.get("seed")) is None and _is_number(v.get("test_fraction"))
+            and _is_number(v.get("validation_fraction"))):
+        return "config with seed, test_fraction and validation_fraction expected"
+    if not (isinstance(model, dict) and isinstance(model.get("hidden"), list)
+            and all(isinstance(h, int) and not isinstance(h, bool) and 0 < h < 2**63 for h in model["hidden"])
+            and isinstance(model.get("activation"), str)):
+        return "config with model {hidden, activation} expected"
+    if not (isinstance(trainer, dict) and isinstance(trainer.get("settings"), dict)):
+        return "config with trainer {settings} expected"
+    return None
+
+
 def problem(obj) -> str | None:
     """What makes ``obj`` not a record (the first missing or mistyped field), or None."""
     if not isinstance(obj, dict):
         return f"a JSON object expected, got {type(obj).__name__}"
     for f in FIELDS:
         if f.name not in obj:
+            if f.default != "required":
+                continue
             return f"no field {f.name!r}"
         why = _type_problem(f.type, obj[f.name])
         if why:
             return f"field {f.name!r}: {why}, got {_short(obj[f.name])}"
     return None
+
+
+def with_defaults(record: dict) -> dict:
+    """A record read from disk with the fields it predates filled in (see :attr:`Field.default`)."""
+    for f in FIELDS:
+        if f.name not in record:
+            record[f.name] = f.default
+    return record
 
 
 def _short(v) -> str:
@@ -182,6 +217,51 @@ def trainer_names(records) -> list[str]:
     names = list(dict.fromkeys(r["trainer"] for r in records))
     reference = {r["trainer"] for r in records if r["kind"] == REFERENCE_KIND}
     return sorted(names, key=lambda n: n in reference)
+
+
+def convention_records(records, dataset: str | None = None):
+    """The records the convention figure compares, on one data set (the first one by default):
+    backprop records of the convention sweeps, L2.  Returns (dataset, records); the records are
+    empty when no record there measures a λ other than a penalty strength."""
+    sweeps = convention_sweeps(records)
+    recs = [r for r in records if r["sweep"] in sweeps and r["kind"] == "backprop" and r["penalty"] == "l2"]
+    if dataset is None and recs:
+        dataset = datasets(recs)[0]
+    recs = [r for r in recs if r["dataset"] == dataset]
+    return dataset, recs if any(r["lam_as"] != PENALTY for r in recs) else []
+
+
+def convention_crossings(recs):
+    """Where each configuration's median test-loss curve first reaches a level every curve reaches
+    (halfway from the lowest minimum to the lowest maximum), against the raw knob λ and against the
+    canonical λ.
+
+    Returns
+    -------
+    level : float or None
+    crossings : dict of (trainer, "lam" or "canonical_lam") to float or None
+    """
+    names = trainer_names(recs)
+    curves = {(n, x): summarize([r for r in recs if r["trainer"] == n], "test_loss", x=x)[:2]
+              for n in names for x in ("lam", "canonical_lam")}
+    curves = {k: v for k, v in curves.items() if len(v[0])}
+    if not curves:
+        return None, {}
+    low = min(float(m.min()) for _, m in curves.values())
+    level = low + 0.5 * min(float(m.max()) for _, m in curves.values()) - 0.5 * low  # halves first: no overflow
+    return level, {k: transition_lambda(xs, med, level) for k, (xs, med) in curves.items()}
+
+
+def box_edge_fractions(records) -> list[float]:
+    """For each finished swarm record at λ = 0: the share of its parameters on the edge of its box."""
+    out = []
+    for r in records:
+        bounds = r["trainer_config"].get("bounds")
+        if r["kind"] == "swarm" and isinstance(bounds, list) and len(bounds) == 2 and r["lam"] == 0 \
+                and r["theta"] and finished(r):
+            theta = _floats(r["theta"])
+            out.append(float(np.mean((theta <= bounds[0]) | (theta >= bounds[1]))))
+    return out
 
 
 def kind_of(records, name: str) -> str:
@@ -351,6 +431,52 @@ def median_curve(curves, grid):
     return grid[ok], q[0], q[1], q[2]
 
 
+def fit_curves(records, trainer: str, dataset: str, seed: int, points: int = 300):
+    """The fitted functions of one trainer on a 1-input regression set, for one seed's split:
+    at the smallest λ, at the best λ (validation) and at the largest λ.
+
+    Returns
+    -------
+    dict or None
+        "grid" (points,) raw inputs across the training range; "curves" [(label, y (points,))] in
+        the target's units; "x_train", "y_train" the training data; "truth" the true curve of the
+        synthetic set (None for others).  None when the trainer has no record of this seed or its
+        network does not take one input.
+    """
+    from .data import load_dataset, sine_curve, quadratic_curve
+    from .model import MLP
+
+    rs = [r for r in records if r["trainer"] == trainer and r["dataset"] == dataset and r["seed"] == seed
+          and finished(r)]
+    if not rs:
+        return None
+    cfg = rs[0]["config"]
+    ds = load_dataset(dataset, seed=seed, test_fraction=cfg["test_fraction"],
+                      validation_fraction=cfg["validation_fraction"])  # the seed's split: the same for every λ
+    if ds.task != "regression" or ds.n_features != 1:
+        return None
+    grid = np.linspace(ds.raw_X_train.min(), ds.raw_X_train.max(), points)
+    lams = sorted({r["lam"] for r in rs})
+    best = best_lambda(records, trainer, dataset)
+    chosen = [(lams[0], "λ = 0" if lams[0] == 0 else f"λ = {lams[0]:g}"),
+              (best, f"best λ = {best:g}" if best is not None else ""), (lams[-1], f"large λ = {lams[-1]:g}")]
+    curves = []
+    for lam, label in chosen:
+        r = next((r for r in rs if r["lam"] == lam), None)
+        if r is None or lam is None:
+            continue
+        model = MLP((1, *r["config"]["model"]["hidden"], 1), hidden=r["config"]["model"]["activation"])
+        if len(r["theta"]) != model.n_params:  # a record edited by hand: nothing to draw
+            continue
+        theta = np.nan_to_num(_floats(r["theta"]))
+        with np.errstate(all="ignore"):
+            y = ds.unscale_target(model.forward(theta, ds.scale_features(grid[:, None]))[:, 0])
+        curves.append((label, np.nan_to_num(y)))
+    truth = {"sine": sine_curve, "quadratic": quadratic_curve}.get(dataset)
+    return {"grid": grid, "curves": curves, "x_train": ds.raw_X_train[:, 0], "y_train": ds.unscale_target(ds.y_train),
+            "truth": None if truth is None else truth(grid)}
+
+
 def _floats(values) -> np.ndarray:
     return np.array([np.nan if v is None else v for v in values], dtype=float)
 
@@ -372,6 +498,10 @@ def middle_lambda(records) -> float:
     return pos[len(pos) // 2] if pos else 0.0
 
 
+#: Beyond this many steps the decay-alone curve is not drawn (it is computed one step at a time).
+MAX_ENVELOPE_STEPS = 10**6
+
+
 def decay_envelope(record):
     """Σw²(epoch)/Σw²(0) that a backprop record's own decay rules alone would give
     (data gradient zero), at the epochs of its history; None for other records.
@@ -379,15 +509,17 @@ def decay_envelope(record):
     The rules are the trainer's (:func:`swarmreg.decay.pure_decay`), built from the
     record's trainer settings; steps per epoch follow from the samples it spent.
     """
-    if record["kind"] != "backprop" or record["penalty"] != "l2" or record["lam_as"] != PENALTY:
-        return None
-    from .decay import pure_decay
+    from .decay import STEP_SETTINGS, pure_decay
 
-    settings = record["trainer_config"] or record["config"]["trainer"]["settings"]
-    h = record["history"]
-    epochs = np.asarray(h["iteration"], dtype=int)
+    settings = record["trainer_config"]
+    if record["kind"] != "backprop" or record["penalty"] != "l2" or record["lam_as"] != PENALTY \
+            or any(k not in settings for k in STEP_SETTINGS):  # records of older versions lack some
+        return None
+    epochs = np.asarray([0 if v is None else v for v in record["history"].get("iteration", [])], dtype=float)
     per_epoch = record["backward_samples"] / max(record["iterations"], 1)  # samples seen per epoch
     batch = settings.get("batch_size") or per_epoch
-    steps = int(math.ceil(per_epoch / batch)) if per_epoch else 1
+    steps = epochs * (int(math.ceil(per_epoch / batch)) if per_epoch else 1)
+    if not steps.size or steps.max() > MAX_ENVELOPE_STEPS:
+        return None
     with np.errstate(over="ignore", invalid="ignore"):  # ηλ > 2: the decay alone explodes; drawn as far as finite
-        return pure_decay(settings, record["lam"], epochs * steps)
+        return pure_decay(settings, record["lam"], steps.astype(np.int64))

@@ -41,13 +41,23 @@ REPORT_FILE = "REPORT.md"
 
 # ------------------------------------------------------------------ text
 def md(name) -> str:
-    """A name as literal markdown text: characters that would format, link, break a
-    table or render math are escaped; control characters become spaces."""
+    """A name as literal markdown text, wherever it stands (mid-sentence, at the start of a
+    paragraph, in a table cell): what would format, link, render math, break a table or
+    start a block (a heading, a list, a quote, a code block) is escaped; HTML is shown as
+    text; control characters become spaces."""
     s = "".join(c if c.isprintable() else " " for c in str(name))
     s = s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     s = re.sub(r"([\\`*\[\]|~$])", r"\\\1", s)
     # an underscore between two letters or digits never formats; elsewhere it may
-    return re.sub(r"(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])", r"\\_", s)
+    s = re.sub(r"(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])", r"\\_", s)
+    # at the start of a line: "# x", "- x", "+ x", "= x", "1. x", "1) x"
+    s = re.sub(r"^([#+\-=!])", r"\\\1", s)
+    s = re.sub(r"^(\d+)([.)])", r"\1\\\2", s)
+    # spaces at either end would indent a code block or break a line: shown as entities
+    lead, trail = len(s) - len(s.lstrip(" ")), len(s) - len(s.rstrip(" "))
+    if lead == len(s):
+        return "&#32;" * len(s)
+    return "&#32;" * lead + s[lead:len(s) - trail] + "&#32;" * trail
 
 
 def _g(x, digits=3) -> str:
@@ -93,8 +103,9 @@ def _sentences_norm(records, best_rows) -> list[str]:
         for name in R.trainer_names(drecs):
             xs, med, _, _ = R.summarize([r for r in drecs if r["trainer"] == name], "weight_sq_norm")
             first, last = (float(med[0]), float(med[-1])) if len(xs) >= 2 else (0.0, 0.0)
-            if last > 0 and math.isfinite(first / last):  # Python floats: an overflow is inf, not a warning
-                bits.append(f"{md(name)} {_g(first)} → {_g(last)} (×{_g(first / last)} smaller)")
+            if first > 0 and last > 0 and math.isfinite(first / last) and math.isfinite(last / first):
+                change = f"×{_g(first / last)} smaller" if last <= first else f"×{_g(last / first)} larger"
+                bits.append(f"{md(name)} {_g(first)} → {_g(last)} ({change})")
         if bits:
             out.append(f"On {md(ds)}, median Σw² from the smallest to the largest λ: " + "; ".join(bits) + ".")
     return out
@@ -112,16 +123,13 @@ def _sentences_gap(records, best_rows) -> list[str]:
             bits.append(f"{md(name)} median gap {_g(R.median(g))} (largest {_g(worst['gap'])} at "
                         f"λ = {_g(worst['lam'])}), below the reference in {sum(x < 0 for x in g)} of {len(g)} runs")
         out.append(f"On {md(ds)}: " + "; ".join(bits) + ".")
-    on_edge = []
-    for r in gaps:
-        bounds = r["trainer_config"].get("bounds")
-        if r["kind"] == "swarm" and isinstance(bounds, list) and len(bounds) == 2 and r["lam"] == 0 and r["theta"]:
-            theta = np.array([np.nan if v is None else v for v in r["theta"]], dtype=float)
-            on_edge.append(float(np.mean((theta <= bounds[0]) | (theta >= bounds[1]))))
+    on_edge = R.box_edge_fractions(gaps)
     if on_edge:
+        middle = float(np.median(on_edge))
         out.append(f"The swarms search inside their bounds while the reference is unbounded: at λ = 0 a median "
-                   f"{_g(100 * float(np.median(on_edge)))}% (at most {_g(100 * max(on_edge))}%) of a swarm's "
-                   "parameters sit on the edge of the box, so part of their gap at small λ is the box itself.")
+                   f"{_g(100 * middle)}% (at most {_g(100 * max(on_edge))}%) of a swarm's parameters sit on the "
+                   "edge of the box" + (", so part of their gap at small λ is the box itself." if middle > 0
+                                        else "; the box does not limit them there."))
     return out
 
 
@@ -177,19 +185,12 @@ def _sentences_decay(records, best_rows) -> list[str]:
 
 
 def _sentences_conventions(records, best_rows) -> list[str]:
-    sweeps = R.convention_sweeps(records)
-    recs = [r for r in records if r["sweep"] in sweeps and r["kind"] == "backprop"]
-    names = R.trainer_names(recs)
-    curves = {(n, x): R.summarize([r for r in recs if r["trainer"] == n], "test_loss", x=x)[:2]
-              for n in names for x in ("lam", "canonical_lam")}
-    curves = {k: v for k, v in curves.items() if len(v[0])}
-    if not curves:
+    dataset, recs = R.convention_records(records)  # what the figure draws
+    level, found = R.convention_crossings(recs)
+    if level is None:
         return []
-    # a level every curve reaches: halfway from the lowest minimum to the lowest maximum
-    low = min(float(m.min()) for _, m in curves.values())
-    level = low + 0.5 * min(float(m.max()) for _, m in curves.values()) - 0.5 * low  # halves first: no overflow
-    found = {k: R.transition_lambda(xs, med, level) for k, (xs, med) in curves.items()}
-    out = [f"Where the median test loss first reaches {_g(level)} (halfway up from the best) — "
+    names = R.trainer_names(recs)
+    out = [f"On {md(dataset)}, where the median test loss first reaches {_g(level)} (halfway up from the best) — "
            "on the raw knob: " + "; ".join(f"{md(n)} {_g(found.get((n, 'lam')))}" for n in names) +
            "; on the canonical λ: " + "; ".join(f"{md(n)} {_g(found.get((n, 'canonical_lam')))}" for n in names) + "."]
     for x, label in (("lam", "raw knob"), ("canonical_lam", "canonical λ")):

@@ -27,16 +27,21 @@ def soft(w, t):
 
 
 # ------------------------------------------------------------ pure decay
+def full(**settings) -> dict:
+    """A whole backprop config, as a record carries it."""
+    return BackpropTrainer(**settings).config
+
+
 def test_pure_decay_is_the_geometric_shrink_for_plain_sgd():
     # the case of tests/test_plots.py: 10 samples per epoch, batch 4 → 3 steps per epoch
     steps = 3 * np.array([0, 1, 2, 5])
-    got = pure_decay({"lr": 0.1, "batch_size": 4}, 0.2, steps)
+    got = pure_decay(full(lr=0.1, batch_size=4), 0.2, steps)
     np.testing.assert_allclose(got, (1 - 0.1 * 0.2) ** (2 * steps), rtol=1e-13)
 
 
 def test_pure_decay_with_momentum_follows_the_heavy_ball_recurrence():
     # by hand: v1 = 0.5, w1 = 0.95; v2 = 0.9·0.5 + 0.5·0.95 = 0.925, w2 = 0.95 − 0.0925 = 0.8575
-    got = pure_decay({"lr": 0.1, "momentum": 0.9}, 0.5, [0, 1, 2])
+    got = pure_decay(full(lr=0.1, momentum=0.9), 0.5, [0, 1, 2])
     np.testing.assert_allclose(got, [1.0, 0.95**2, 0.8575**2], rtol=1e-14)
 
 
@@ -48,22 +53,22 @@ def test_pure_decay_with_momentum_follows_the_heavy_ball_recurrence():
 ])
 def test_pure_decay_closed_forms(config, l2, factor):
     k = np.array([0, 1, 7, 40])
-    np.testing.assert_allclose(pure_decay(config, l2, k), factor ** (2 * k), rtol=1e-12)
+    np.testing.assert_allclose(pure_decay(full(**config), l2, k), factor ** (2 * k), rtol=1e-12)
 
 
-def test_pure_decay_reads_missing_settings_from_the_trainer():
-    lr = BackpropTrainer().config["lr"]
-    np.testing.assert_allclose(pure_decay({}, 0.5, [4]), [(1 - lr * 0.5) ** 8], rtol=1e-14)
+def test_pure_decay_needs_the_step_settings_and_checks_its_arguments():
     # a whole config as the trainer reports it, steps in any order
-    config = BackpropTrainer(lr=0.2, momentum=0.5).config
+    config = full(lr=0.2, momentum=0.5)
     a = pure_decay(config, 0.1, [5, 0, 2])
     np.testing.assert_array_equal(a, pure_decay(config, 0.1, [0, 2, 5])[[2, 0, 1]])
-    with pytest.raises(ValueError, match="'speed'"):
-        pure_decay({"speed": 1}, 0.1, [1])
+    with pytest.raises(ValueError, match="'momentum', 'decay', 'decay_fraction', 'l1'"):
+        pure_decay({"lr": 0.1}, 0.1, [1])
+    with pytest.raises(ValueError, match="decay must be one of"):
+        pure_decay({**config, "decay": "banana"}, 0.1, [1])
     with pytest.raises(ValueError, match="l2"):
-        pure_decay({}, -0.1, [1])
+        pure_decay(config, -0.1, [1])
     with pytest.raises(ValueError, match="steps"):
-        pure_decay({}, 0.1, [1.5])
+        pure_decay(config, 0.1, [1.5])
 
 
 @pytest.mark.parametrize("settings", [

@@ -303,7 +303,7 @@ def test_results_file_with_hostile_content_is_just_data(tmp_path):
     path = out / sweep.RESULTS_FILE
     (record,) = [json.loads(line) for line in path.read_text().splitlines()]
     line = {**record, "__reduce__": "os.system", "py/object": "os.system",
-            "config": {"dataset": "../../x", "__class__": "os.system"}}
+            "config": {**record["config"], "dataset": "../../x", "__class__": "os.system"}}
     path.write_text(json.dumps(line) + "\n")
     records, _ = sweep.load_results(out)
     assert records == [line]  # extra keys are data, never code

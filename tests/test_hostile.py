@@ -470,6 +470,32 @@ def test_ctrl_c_on_a_dask_sweep(tmp_path):
         assert res.status == 130, f"exit {res.status} after Ctrl-C, stderr: {tail(res.err)}"
 
 
+def test_ctrl_c_on_a_pooled_sweep(tmp_path):
+    write(tmp_path, "slow.toml", SLOW)
+    with Command(tmp_path, ["sweep", "slow.toml", "--out", "o", "--jobs", "2", "--quiet"]) as cmd:
+        wait_for_record(cmd, tmp_path / "o" / "results.jsonl")
+        os.killpg(cmd.sid, signal.SIGINT)  # as a terminal's Ctrl-C: to the whole foreground group
+        res = cmd.wait(10)
+        assert_session_gone(cmd.sid, 10)
+    assert_one_line(res, 130, prefix="swarmreg: interrupted")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("after", [0.2, 1.0, 2.5])
+def test_ctrl_c_while_a_sweep_starts(tmp_path, after):
+    """Ctrl-C before the first record (while Python, numpy, the pool or the Dask cluster start) is never
+    lost and never a traceback."""
+    pytest.importorskip("distributed")
+    write(tmp_path, "slow.toml", SLOW)
+    for where in (["--jobs", "2"], ["--dask-workers", "2"]):
+        with Command(tmp_path, ["sweep", "slow.toml", "--out", "o", *where, "--quiet"]) as cmd:
+            time.sleep(after)
+            os.killpg(cmd.sid, signal.SIGINT)
+            res = cmd.wait(30)
+            assert_session_gone(cmd.sid, 10)
+        assert_one_line(res, 130, prefix="swarmreg: interrupted")
+
+
 @pytest.mark.slow
 def test_killed_report_leaves_no_temporary_files(tmp_path, tiny_done):
     fig = tmp_path / "fig"
@@ -808,6 +834,34 @@ def test_a_dask_scheduler_killed_mid_sweep_gives_one_line(tmp_path):
     msg = assert_one_line(res, 1)
     assert address in msg and "resume" in msg, msg
     assert all(line.endswith(b"\n") for line in lines_of(tmp_path / "o" / "results.jsonl"))
+
+
+@pytest.mark.slow
+def test_a_service_that_is_not_dask_and_odd_addresses_give_one_line(tmp_path, tiny_done):
+    pytest.importorskip("distributed")
+    import threading
+
+    shutil.copy(tiny_done / "tiny.toml", tmp_path / "tiny.toml")
+    with socket.socket() as http:
+        http.bind(("127.0.0.1", 0))
+        http.listen(8)
+
+        def answer():  # an HTTP server's reply to whatever arrives
+            with contextlib.suppress(OSError):
+                while True:
+                    conn, _ = http.accept()
+                    conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+
+        threading.Thread(target=answer, daemon=True).start()
+        addresses = ["tcp://127.0.0.1:%d" % http.getsockname()[1], "foo", "tcp://", "inproc://x"]
+        for address in addresses:
+            res = swarmreg(tmp_path, "sweep", "tiny.toml", "--out", "o", "--scheduler", address, "--quiet",
+                           timeout=10)
+            assert address in assert_one_line(res, 2)
+    res = swarmreg(tmp_path, "sweep", "tiny.toml", "--out", "o", "--scheduler", addresses[0], "--connect-timeout",
+                   "1e10", "--quiet", timeout=10)
+    assert "--connect-timeout" in assert_one_line(res, 2)
+    assert not (tmp_path / "o").exists()
 
 
 # ------------------------------------------------------------------ 10. validation_fraction = 0

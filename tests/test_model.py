@@ -307,3 +307,16 @@ def test_forward_rejects_bad_X_and_theta():
         model.pack([(np.zeros((3, 4)), np.zeros(4)), (np.zeros((4, 3)), np.zeros(3))])
     with pytest.raises(ValueError, match=r"layers must hold 2"):
         model.pack([(np.zeros((3, 4)), np.zeros(4))])
+
+
+def test_a_network_too_large_to_hold_one_theta_is_refused_before_allocating():
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match=r"MLP\(sizes=\(4, 1000000000000, 3\)\) with 8,000,000,000,003 "
+                                             r"parameters needs about .* of memory; this machine has"):
+            MLP((4, 10**12, 3))
+        assert tracemalloc.get_traced_memory()[1] < 2**20
+    finally:
+        tracemalloc.stop()

@@ -7,6 +7,7 @@ import pytest
 from matplotlib.figure import Figure
 
 from swarmreg import MLP, plots
+from swarmreg.backprop import BackpropTrainer
 from swarmreg import records as R
 from swarmreg.data import load_dataset
 
@@ -137,7 +138,7 @@ def test_convention_shift_moves_fraction_curves_onto_the_canonical_axis():
 
 
 def test_decay_envelope_is_the_geometric_shrink_for_plain_sgd():
-    r = record("bp", "backprop", 0.2, 0, settings={"lr": 0.1, "batch_size": 4},
+    r = record("bp", "backprop", 0.2, 0, settings=BackpropTrainer(lr=0.1, batch_size=4).config,
                history={"iteration": [0, 1, 2, 5], "weight_sq_norm": [1, 1, 1, 1], "value": [1, 1, 1, 1],
                         "forward_samples": [0, 1, 2, 3], "seconds": [0, 1, 2, 3]})
     r["backward_samples"], r["iterations"] = 10 * 5, 5  # 10 samples per epoch, batch 4 → 3 steps
@@ -147,7 +148,7 @@ def test_decay_envelope_is_the_geometric_shrink_for_plain_sgd():
 
 
 def test_decay_envelope_with_momentum_follows_the_heavy_ball_recurrence():
-    r = record("bp", "backprop", 0.5, 0, settings={"lr": 0.1, "momentum": 0.9},
+    r = record("bp", "backprop", 0.5, 0, settings=BackpropTrainer(lr=0.1, momentum=0.9).config,
                history={"iteration": [0, 1, 2], "weight_sq_norm": [1, 1, 1], "value": [1, 1, 1],
                         "forward_samples": [0, 1, 2], "seconds": [0, 1, 2]})
     r["backward_samples"], r["iterations"] = 2 * 7, 2  # full batch: one step per epoch
@@ -156,7 +157,8 @@ def test_decay_envelope_with_momentum_follows_the_heavy_ball_recurrence():
 
 
 def test_decay_trajectory_draws_each_history():
-    recs = [record("bp", "backprop", lam, 0, sq=1 / (1 + lam), settings={"lr": 0.1}) for lam in (0.0, 0.1, 1.0)]
+    recs = [record("bp", "backprop", lam, 0, sq=1 / (1 + lam), settings=BackpropTrainer(lr=0.1).config)
+            for lam in (0.0, 0.1, 1.0)]
     fig = plots.plot_decay_trajectory(recs)
     solid = [l for l in fig.axes[0].get_lines() if l.get_linestyle() == "-"]
     np.testing.assert_allclose(solid[-1].get_ydata(), [1.0, 1.0, 0.5])

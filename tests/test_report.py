@@ -166,7 +166,9 @@ def test_compare_script_prints_one_consistent_row_per_trainer(tmp_path):
 
 # ------------------------------------------------------------------ any records a sweep accepts: figures and REPORT.md
 
-NAMES = st.text(st.characters(blacklist_categories=("Cc", "Cs")), min_size=1, max_size=20)
+NAMES = st.one_of(st.text(st.characters(blacklist_categories=("Cc", "Cs")), min_size=1, max_size=20),
+                  st.sampled_from(["# pwned", "- x", "1. x", "    code", "> quote", "a|b", "**x**", "<script>",
+                                   "bp $\\x$", "_x_", "[a](b)", "`c`"]))
 LAMS = st.lists(st.sampled_from([0.0, 5e-324, 1e-300, 1e-4, 0.1, 1.0, 1e6, 1e300, 1.797e308]), min_size=1,
                 max_size=3, unique=True)
 VALUES = st.one_of(st.floats(-1e300, 1e300), st.sampled_from([0.0, 1e-320, 1.797e308, -1.797e308]), st.none())
@@ -223,6 +225,9 @@ def check_report_of(recs):
         fig.savefig(io.BytesIO(), dpi=20, format="png")  # ticks and text are laid out here
     text = report.write_report_md(recs, ["a|b", "**c**"])
     assert "<script>" not in text
+    for line in text.splitlines():  # only the report's own headings start a block
+        if not line.startswith(("#", "|", "![")):
+            assert not re.match(r"( {4}| {0,3}([#>+*\-=]|\d+[.)])( |$))", line), line
     lines = text.splitlines()
     for k, line in enumerate(lines):
         if line.startswith("|---"):
@@ -251,3 +256,9 @@ def test_markdown_escaping_keeps_names_literal():
     assert report.md("breast_cancer") == "breast_cancer"  # an underscore inside a word never formats
     assert report.md("_x_") == r"\_x\_"
     assert report.md("line\nbreak") == "line break"
+    assert report.md("# pwned") == r"\# pwned"
+    assert report.md("- x") == r"\- x" and report.md("+ x") == r"\+ x"
+    assert report.md("1. x") == r"1\. x" and report.md("12) x") == r"12\) x"
+    assert report.md("    code") == "&#32;" * 4 + "code"
+    assert report.md("x  ") == "x&#32;&#32;"
+    assert report.md("backprop-proximal") == "backprop-proximal"  # a plain name stays as it is

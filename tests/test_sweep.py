@@ -236,8 +236,6 @@ BAD_SPECS = [
      ["nest more than"]),
     ("control character in a name", lambda s: _edit(s, 'name = "bp"', 'name = "bp\\u001b[31m"'),
      ["trainers[0]", "printable"]),
-    ("a swarm too big for memory", lambda s: _edit(s, "particles = 6", "particles = 1000000000"),
-     ["trainers[2]", "needs about", "GB", "available"]),
     ("malformed TOML", lambda s: s.replace("lambdas = [0.0, 1e-2]", "lambdas = [0.0, 1e-2"), ["malformed TOML"]),
     ("duplicate TOML key", lambda s: 'name = "a"\n' + s, ["malformed TOML"]),
     ("name wrong type", lambda s: _edit(s, 'name = "tiny"', "name = 3"), ["name"]),
@@ -270,6 +268,39 @@ def test_bad_spec_raises_and_writes_nothing(tmp_path, fake_executor, label, edit
     assert tree(tmp_path) == before
     with pytest.raises(ValueError):  # the same from the dict-level parser or the file reader
         sweep.load_spec(spec)
+
+
+TOO_BIG = [  # (edit of TINY, words of the refusal)
+    (lambda s: _edit(s, "particles = 6", "particles = 1000000000"), ["trainers[2] (swarm-ring) on iris",
+                                                                     "one run needs about", "GB", "available"]),
+    (lambda s: _edit(s, "hidden = [3]", "hidden = [1000000000]"), ["network on iris has 8,000,000,003 parameters",
+                                                                    "GB", "available"]),
+]
+
+
+@pytest.mark.parametrize("edit, words", TOO_BIG, ids=["a billion particles", "a billion hidden units"])
+def test_runs_too_big_for_memory_are_refused_before_anything_is_written(tmp_path, fake_executor, edit, words):
+    spec = write(tmp_path, edit(TINY))
+    before = tree(tmp_path)
+    out = tmp_path / "out"
+    with pytest.raises(ValueError) as err:
+        sweep.run_sweep(spec, out, progress=False, executor=fake_executor(lambda run: pytest.fail("a run started")))
+    for word in words:
+        assert word in str(err.value), (word, str(err.value))
+    assert str(spec) in str(err.value)
+    assert not out.exists() and tree(tmp_path) == before
+
+
+def test_more_workers_than_memory_for_them_are_refused(tmp_path, fake_executor, monkeypatch):
+    from swarmreg import checks
+
+    spec = write(tmp_path, TINY)
+    monkeypatch.setattr(checks, "available_memory", lambda: 2 * sweep.WORKER_BYTES)
+    many = fake_executor(lambda run: pytest.fail("a run started"))
+    many.workers = 8  # a pool of 8 processes: 8 interpreters before any run
+    with pytest.raises(ValueError, match=r"8 runs at once .* need about .*use fewer workers"):
+        sweep.run_sweep(spec, tmp_path / "out", progress=False, executor=many)
+    assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize("what", ["missing", "folder", "not utf-8"])
@@ -647,3 +678,59 @@ def test_a_pool_raises_a_runs_exception_with_the_workers_traceback(tmp_path):
 
 def _reciprocal(x):
     return 1 / x
+
+
+def test_restart_sets_the_old_records_aside_and_never_over_an_earlier_backup(tmp_path):
+    out = tmp_path / "out"
+    a, b = write(tmp_path, TINY, "a.toml"), write(tmp_path, TINY.replace("epochs = 3\nbatch_size", "epochs = 2\n"
+                                                                                                  "batch_size"), "b.toml")
+    sweep.run_sweep(a, out, progress=False)
+    first = (out / sweep.RESULTS_FILE).read_bytes()
+    sweep.run_sweep(b, out, progress=False, on_change="restart")
+    second = (out / sweep.RESULTS_FILE).read_bytes()
+    sweep.run_sweep(a, out, progress=False, on_change="restart")  # within the same second as the first restart
+    sweep.run_sweep(a, out, progress=False, on_change="restart")  # the same spec: it starts over too
+    asides = sorted(out.glob("results.replaced-*.jsonl"))
+    assert len(asides) == 3
+    assert {p.read_bytes() for p in asides} >= {first, second}
+    assert len(file_lines(out)) == TINY_RUNS
+
+
+def test_a_refused_sweep_changes_nothing_in_its_folder(tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    sweep.run_sweep(write(tmp_path, TINY), out, progress=False)
+    other = write(tmp_path, TINY.replace("seeds = [0]", "seeds = [1]"), "other.toml")
+    before = tree(tmp_path)
+    with pytest.raises(ValueError, match="another spec"):
+        sweep.run_sweep(other, out, progress=False)
+    from swarmreg import checks
+
+    monkeypatch.setattr(checks, "available_memory", lambda: 10**4)  # and one refused for memory, with --restart
+    with pytest.raises(ValueError, match="available"):
+        sweep.run_sweep(other, out, progress=False, on_change="restart")
+    assert tree(tmp_path) == before
+
+
+def test_records_written_before_spec_hashes_read_as_records_of_no_spec(tmp_path):
+    out = tmp_path / "out"
+    sweep.run_sweep(write(tmp_path, TINY), out, progress=False)
+    path = out / sweep.RESULTS_FILE
+    old = [json.loads(line) for line in path.read_bytes().splitlines()]
+    for rec in old:
+        del rec["spec_hash"]
+    path.write_text("".join(json.dumps(r) + "\n" for r in old))
+    records, table = sweep.load_results(out)
+    assert [r["id"] for r in records] == [r["id"] for r in old] and {r["spec_hash"] for r in records} == {None}
+    with pytest.raises(ValueError, match="8 records of another spec"):
+        sweep.run_sweep(write(tmp_path, TINY, "again.toml"), out, progress=False)
+
+
+def test_blank_lines_are_skipped(tmp_path):
+    out = tmp_path / "out"
+    sweep.run_sweep(write(tmp_path, TINY), out, progress=False)
+    path = out / sweep.RESULTS_FILE
+    lines = path.read_bytes().splitlines(keepends=True)
+    path.write_bytes(b"\n".join([b"".join(lines[:3]), b"   \r\n", b"".join(lines[3:])]) + b"\n")
+    records, _ = sweep.load_results(out)
+    assert len(records) == TINY_RUNS
+    assert len(sweep.run_sweep(write(tmp_path, TINY), out, progress=False)) == TINY_RUNS

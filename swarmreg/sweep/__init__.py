@@ -26,15 +26,16 @@ from .executors import (CONNECT_TIMEOUT, DaskExecutor, ExecutorLost, ProcessExec
                         as_executor, open_executor)
 from .meaning import MEANINGS
 from .runs import (HISTORY_ROWS, NEAR_ZERO, TRAINER_KINDS, build_problem, dataset, expand_runs, memory_estimate,
-                   record_bytes, run_id, run_one, run_seed)
+                   network_size, record_bytes, run_id, run_one, run_seed)
 from .spec import MAX_GRID, Spec, TrainerSpec, load_spec, parse_spec
-from .store import ON_CHANGE, RESULTS_FILE, ResultsStore, Table, check_out, load_results, read_records, records_table
+from .store import (ON_CHANGE, RESULTS_FILE, ResultsStore, Table, check_change, check_out, free_bytes, load_results,
+                    read_records, records_table, scan)
 
 __all__ = ["run_sweep", "execute_sweep", "SweepCounts", "Spec", "TrainerSpec", "load_spec", "parse_spec",
            "expand_runs", "run_one", "run_id", "run_seed", "build_problem", "load_results", "records_table", "Table",
            "read_records", "open_executor", "as_executor", "SerialExecutor", "ProcessExecutor", "DaskExecutor",
            "WorkerLost", "ExecutorLost", "RESULTS_FILE", "ON_CHANGE", "TRAINER_KINDS", "MEANINGS", "check_out",
-           "HISTORY_ROWS", "NEAR_ZERO", "MAX_GRID", "CONNECT_TIMEOUT"]
+           "HISTORY_ROWS", "NEAR_ZERO", "MAX_GRID", "CONNECT_TIMEOUT", "WORKER_BYTES"]
 
 @dataclass(frozen=True)
 class SweepCounts:
@@ -60,28 +61,44 @@ def _as_spec(spec) -> Spec:
     return parse_spec(spec)
 
 
-def _check_room(spec: Spec, store: ResultsStore, executor, pending: int) -> None:
-    """Refuse in one line what cannot fit: the runs at once in memory, the records on disk."""
-    largest, where, per_run = 0, "", []
+#: Memory a worker process takes before its first run (an interpreter with numpy, scipy and swarmreg; ~70 MB measured).
+WORKER_BYTES = 100 * 2**20
+
+
+def _check_room(spec: Spec, folder: Path, executor, pending: int) -> None:
+    """Refuse in one line, before any file is made or changed, what cannot fit: one run, or the runs that
+    execute at once, in this machine's memory (when they execute here), and the records on the folder's disk."""
+    available = checks.available_memory() if getattr(executor, "local", False) else None
+    workers = executor.workers or 1
+    processes = workers if not isinstance(executor, SerialExecutor) else 0
+    largest, where, per_record = 0, "", []
     for d in spec.datasets:
         ds = dataset(d, spec.seeds[0], spec.test_fraction, spec.validation_fraction)
-        for t in spec.trainers:
-            need = memory_estimate(ds, spec.model, t)
-            if need > largest:
-                largest, where = need, f"{t.name} on {d}"
-            per_run.append(record_bytes(ds, spec.model, t))
-    workers = executor.workers or 1
-    available = checks.available_memory()
-    if getattr(executor, "local", False) and workers > 1 and available is not None \
-            and largest * workers > available:
-        raise ValueError(f"out {store.folder}: {workers} runs at once need about "
-                         f"{checks.format_bytes(largest * workers)} ({checks.format_bytes(largest)} each, "
-                         f"{where}), more than the {checks.format_bytes(available)} of memory available; "
-                         "use fewer jobs")
-    need = pending * sum(per_run) / len(per_run)
-    free = store.free_bytes()
+        n_params = network_size(ds, spec.model)
+        if available is not None and 9 * n_params > available:  # its parameters and weight mask, once
+            raise ValueError(f"{spec.source}: the network on {d} has {n_params:,} parameters: one copy of them "
+                             f"needs about {checks.format_bytes(9 * n_params)}, more than the "
+                             f"{checks.format_bytes(available)} of memory this machine has available")
+        for i, t in enumerate(spec.trainers):
+            if available is not None:
+                need = memory_estimate(ds, spec.model, t)
+                if need > available:
+                    raise ValueError(f"{spec.source}: trainers[{i}] ({t.name}) on {d}: one run needs about "
+                                     f"{checks.format_bytes(need)}, more than the {checks.format_bytes(available)}"
+                                     " of memory this machine has available")
+                if need > largest:
+                    largest, where = need, f"{t.name} on {d}"
+            per_record.append(record_bytes(ds, spec.model, t))
+    at_once = workers * largest + processes * WORKER_BYTES
+    if available is not None and workers > 1 and at_once > available:
+        raise ValueError(f"{spec.source}: {workers} runs at once on {executor!r} need about "
+                         f"{checks.format_bytes(at_once)} ({checks.format_bytes(largest)} for the largest, {where}, "
+                         f"and {checks.format_bytes(WORKER_BYTES)} a worker process), more than the "
+                         f"{checks.format_bytes(available)} of memory available; use fewer workers")
+    need = pending * sum(per_record) / len(per_record)
+    free = free_bytes(folder)
     if need > free:
-        raise ValueError(f"out {store.folder}: {pending} records need about {checks.format_bytes(need)} on disk, "
+        raise ValueError(f"out {folder}: {pending} records need about {checks.format_bytes(need)} on disk, "
                          f"more than the {checks.format_bytes(free)} free there")
 
 
@@ -116,14 +133,24 @@ def execute_sweep(spec, out, executor=None, progress: bool = True, on_change: st
     spec = _as_spec(spec)
     out = check_out(out)
     executor = as_executor(executor)
+    found = scan(out / RESULTS_FILE)  # read only: every refusal comes before a file is made or changed
+    check_change(out, found, spec.hash, on_change)
+    own = set() if on_change == "restart" else found.ids.get(spec.hash, set())
+    _check_room(spec, out, executor, spec.n_runs - len(own))
     with ResultsStore(out, spec.hash, on_change) as store:
-        done_before = store.this_spec
-        _check_room(spec, store, executor, spec.n_runs - done_before)
-        pending = (run for run in expand_runs(spec) if run["id"] not in store.done)
-        ran = 0
+        done_before = len(store.this_spec)
         bar = _progress(spec.n_runs, done_before, progress)
+
+        def pending():
+            for run in expand_runs(spec):
+                if run["id"] not in store.done:
+                    yield run
+                elif run["id"] not in store.this_spec:  # done by another spec's record (--add)
+                    bar.update(1)
+
+        ran = 0
         try:
-            with contextlib.closing(executor.map_unordered(run_one, pending, label=_label)) as results:
+            with contextlib.closing(executor.map_unordered(run_one, pending(), label=_label)) as results:
                 for record in results:
                     record["spec_hash"] = spec.hash
                     store.append(record)

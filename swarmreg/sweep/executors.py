@@ -23,6 +23,7 @@ the parent's to handle.
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures as cf
 import contextlib
 import functools
@@ -35,14 +36,16 @@ from collections import deque
 from typing import Callable, Iterable, Iterator, Protocol
 
 from .. import checks
+from ..errors import ExecutorLost, WorkerLost
 
 __all__ = ["check_jobs", "Executor", "SerialExecutor", "ProcessExecutor", "DaskExecutor", "FuturesExecutor", "open_executor",
            "as_executor", "WorkerLost", "ExecutorLost", "RESUBMIT", "CONNECT_TIMEOUT"]
 
 #: How many times a run is run again after its worker died.
 RESUBMIT = 1
-#: Seconds to wait for a Dask scheduler to answer before giving up.
+#: Seconds to wait for a Dask scheduler to answer before giving up, by default and at most.
 CONNECT_TIMEOUT = 3.0
+MAX_CONNECT_TIMEOUT = 3600.0
 
 
 def check_jobs(jobs, name: str = "jobs") -> int:
@@ -50,14 +53,6 @@ def check_jobs(jobs, name: str = "jobs") -> int:
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"{name} must be an integer >= 1, got {jobs!r}")
     return jobs
-
-
-class WorkerLost(RuntimeError):
-    """A run killed its worker process more than :data:`RESUBMIT` + 1 times."""
-
-
-class ExecutorLost(RuntimeError):
-    """The executor itself went away (a Dask scheduler died or became unreachable)."""
 
 
 class Executor(Protocol):
@@ -90,18 +85,61 @@ def _pin_blas() -> None:
     threadpool_limits(1)
 
 
-@contextlib.contextmanager
-def _children_ignore_sigint():
-    """Processes started inside ignore Ctrl-C from their first instruction (the
-    ignored disposition is inherited, and Python keeps an ignored SIGINT ignored)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, old)
+class _SigintImmune:
+    """Start spawned processes that ignore Ctrl-C from their first instruction.
+
+    :meth:`spawning` has multiprocessing start its processes through a two-line
+    shell wrapper of the interpreter that ignores SIGINT and execs it: an ignored
+    signal stays ignored across exec, and Python then leaves it so.  This
+    process's own Ctrl-C is untouched (it stops the sweep).  The wrapper lives
+    until :meth:`remove` (a process may exec it after ``start`` returned).  Where
+    it cannot run (a temporary folder mounted noexec), this process ignores
+    Ctrl-C while the processes start instead.
+    """
+
+    def __init__(self):
+        import multiprocessing.spawn as mp_spawn
+        import shlex
+        import subprocess
+        import tempfile
+
+        self._spawn = mp_spawn
+        self.real = mp_spawn.get_executable()
+        self.folder = tempfile.mkdtemp(prefix="swarmreg-")
+        self.path = os.path.join(self.folder, "python")
+        try:
+            with open(self.path, "w") as f:
+                f.write(f"#!/bin/sh\ntrap '' INT\nexec {shlex.quote(os.fsdecode(self.real))} \"$@\"\n")
+            os.chmod(self.path, 0o700)
+            self.works = subprocess.run([self.path, "-c", "pass"], capture_output=True, timeout=60).returncode == 0
+        except (OSError, subprocess.SubprocessError):
+            self.works = False
+
+    @contextlib.contextmanager
+    def spawning(self):
+        """Inside, spawned processes ignore Ctrl-C; this thread's own Ctrl-C is held back until the
+        end (so that what is being started is complete, and can be stopped, when it arrives)."""
+        if self.works:
+            self._spawn.set_executable(self.path)
+            held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+            try:
+                yield
+            finally:
+                self._spawn.set_executable(self.real)
+                signal.pthread_sigmask(signal.SIG_SETMASK, held)
+            return
+        main = threading.current_thread() is threading.main_thread()
+        old = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+        try:
+            yield
+        finally:
+            if old is not None:
+                signal.signal(signal.SIGINT, old)
+
+    def remove(self) -> None:
+        import shutil
+
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 # ------------------------------------------------------------------ serial
@@ -175,15 +213,22 @@ def _worker_main(conn, parent: int, pdeathsig: bool) -> None:
 class _Worker:
     """One worker process and the pipe to it."""
 
-    def __init__(self, context):
+    def __init__(self, context, immune: _SigintImmune):
         parent_end, child_end = context.Pipe()
         main = threading.current_thread() is threading.main_thread()
         # PR_SET_PDEATHSIG fires when the starting THREAD ends: only use it from the main thread
         self.process = context.Process(target=_worker_main, args=(child_end, os.getpid(), main), daemon=True,
                                        name="swarmreg-worker")
-        with _children_ignore_sigint():
-            self.process.start()
-        child_end.close()
+        try:
+            with immune.spawning():
+                self.process.start()
+        except BaseException:  # Ctrl-C during the start: no orphan is left
+            if self.process.pid is not None:
+                self.process.kill()
+                self.process.join(5)
+            raise
+        finally:
+            child_end.close()
         self.conn = parent_end
 
     def died(self) -> str:
@@ -228,6 +273,7 @@ class ProcessExecutor(_Closing):
         self._context = multiprocessing.get_context("spawn")
         self._idle: list[_Worker] = []
         self._all: list[_Worker] = []
+        self._immune = None
 
     def __repr__(self) -> str:
         return f"ProcessExecutor(jobs={self.workers})"
@@ -235,7 +281,9 @@ class ProcessExecutor(_Closing):
     def _worker(self) -> _Worker:
         if self._idle:
             return self._idle.pop()
-        w = _Worker(self._context)
+        if self._immune is None:
+            self._immune = _SigintImmune()
+        w = _Worker(self._context, self._immune)
         self._all.append(w)
         return w
 
@@ -310,6 +358,9 @@ class ProcessExecutor(_Closing):
             w.stop(timeout=2.0 if w in self._idle else 0.0)
         self._all.clear()
         self._idle.clear()
+        if self._immune is not None:
+            self._immune.remove()
+            self._immune = None
 
 
 # ------------------------------------------------------------------ concurrent.futures
@@ -416,10 +467,14 @@ def _connect(Client, scheduler: str, timeout: float):
     if "client" in box:
         return box["client"]
     exc = box.get("error")
-    why = f" ({str(exc).splitlines()[0]})" if exc is not None and str(exc) else ""
-    if exc is not None and not isinstance(exc, (OSError, ValueError, TypeError)):
+    if isinstance(exc, (KeyboardInterrupt, SystemExit)):
         raise exc
-    raise ValueError(f"--scheduler {scheduler}: no Dask scheduler answered within {timeout:g} s{why}")
+    if exc is None or isinstance(exc, (TimeoutError, asyncio.TimeoutError)) or "Timed out" in str(exc):
+        raise ValueError(f"--scheduler {scheduler}: no Dask scheduler answered within {timeout:g} s")
+    # anything else a peer or an address can cause (a refusal, a service that is not Dask, a malformed
+    # address) is what the user asked for, in one line
+    why = str(exc).splitlines()[0] if str(exc).strip() else type(exc).__name__
+    raise ValueError(f"--scheduler {scheduler}: cannot use it as a Dask scheduler ({type(exc).__name__}: {why})")
 
 
 class DaskExecutor(_Closing):
@@ -450,15 +505,25 @@ class DaskExecutor(_Closing):
         if client is not None:
             self.client = client
         elif scheduler is not None:
-            self.client = _connect(Client, scheduler, checks.real("connect_timeout", connect_timeout, positive=True))
+            timeout = checks.real("connect_timeout", connect_timeout, positive=True)
+            if timeout > MAX_CONNECT_TIMEOUT:
+                raise ValueError(f"connect_timeout must be at most {MAX_CONNECT_TIMEOUT:g} s, got {timeout!r}")
+            self.client = _connect(Client, scheduler, timeout)
         else:
             workers = check_jobs(workers, "dask_workers")
             import logging
 
-            with _children_ignore_sigint():
-                self._cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                             host="127.0.0.1", dashboard_address=None, silence_logs=logging.ERROR)
-            self.client = Client(self._cluster)
+            self.client = None
+            self._immune = _SigintImmune()
+            try:  # Ctrl-C while the cluster starts: close what was started
+                with self._immune.spawning(), _quiet_dask_logs():
+                    self._cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                                 host="127.0.0.1", dashboard_address=None,
+                                                 silence_logs=logging.ERROR)
+                self.client = Client(self._cluster)
+            except BaseException:
+                self.close()
+                raise
             self.local = True
         self.address = getattr(self.client.scheduler, "address", str(scheduler))
 
@@ -513,12 +578,14 @@ class DaskExecutor(_Closing):
 
     def close(self) -> None:
         with _quiet_dask_logs():
-            if self._own:
+            if self._own and getattr(self, "client", None) is not None:
                 with contextlib.suppress(Exception):
                     self.client.close()
             if self._cluster is not None:
                 with contextlib.suppress(Exception):
                     self._cluster.close()
+            if getattr(self, "_immune", None) is not None:
+                self._immune.remove()
 
     def __repr__(self) -> str:
         return f"DaskExecutor({self.address})"

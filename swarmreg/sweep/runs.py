@@ -28,7 +28,7 @@ from ..swarm import SwarmTrainer
 from .meaning import MEANINGS
 
 __all__ = ["TRAINER_KINDS", "run_id", "run_seed", "expand_runs", "build_problem", "build_trainer", "run_one",
-           "check_loss", "memory_estimate", "record_bytes", "dataset", "HISTORY_ROWS", "NEAR_ZERO"]
+           "check_loss", "memory_estimate", "record_bytes", "network_size", "dataset", "HISTORY_ROWS", "NEAR_ZERO"]
 
 #: The trainer kinds a spec may name, and the class each one builds.
 TRAINER_KINDS = {"backprop": BackpropTrainer, "swarm": SwarmTrainer, "lbfgs": LBFGSTrainer}
@@ -83,6 +83,12 @@ def _network(ds, hidden, activation) -> MLP:
                output="softmax" if classification else "identity")
 
 
+def network_size(ds, model_spec) -> int:
+    """Parameters of a run's network, counted without building it."""
+    widths = (ds.n_features, *model_spec.hidden, ds.n_classes if ds.task == "classification" else 1)
+    return sum(a * b + b for a, b in zip(widths[:-1], widths[1:]))
+
+
 def check_loss(ds, loss: str) -> None:
     """Raise ValueError when the loss does not suit the data set's network."""
     RegularizedError(_network(ds, (), "tanh"), ds.X_train, ds.y_train, loss=None if loss == "auto" else loss)
@@ -117,11 +123,10 @@ def memory_estimate(ds, model_spec, trainer_spec) -> int:
 def record_bytes(ds, model_spec, trainer_spec) -> int:
     """Bytes one record of this trainer configuration on this data set takes in results.jsonl (an upper
     estimate: about 21 bytes a JSON number, for θ and for the history's rows of about ten columns)."""
-    model = _network(ds, model_spec.hidden, model_spec.activation)
     config = build_trainer(trainer_spec.to_json(), 0.0).config
     steps = next((config[k] for k in ("epochs", "iterations", "max_iter") if k in config), HISTORY_ROWS)
     rows = min(HISTORY_ROWS, int(steps) + 1)
-    return 2000 + 24 * (model.n_params + 12 * rows)
+    return 2000 + 24 * (network_size(ds, model_spec) + 12 * rows)
 
 
 def _thin(history: dict, rows: int = HISTORY_ROWS) -> dict:

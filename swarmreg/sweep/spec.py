@@ -18,9 +18,9 @@ A spec describes every (data set, trainer configuration, λ, seed) of a sweep
 
 :func:`parse_spec` checks everything a run could trip over before anything
 runs or any file is written — every key, every setting (each trainer is built
-once), that each data set splits with the fractions and suits the loss, and
-that each run fits in this machine's memory — and raises one ``ValueError``
-naming the key at fault.  Its steps are the small functions below, one per
+once), that each data set splits with the fractions and suits the loss — and
+raises one ``ValueError`` naming the key at fault.  Whether the runs fit in
+memory depends on where they execute: the sweep checks it, before it starts.  Its steps are the small functions below, one per
 part of the spec.
 """
 
@@ -225,6 +225,8 @@ def _name(value, where: str, key: str) -> str:
     bad = next((c for c in value if not c.isprintable() and c != " "), None)
     if bad is not None:
         _fail(f"{where}: {key} must be printable text, got {_short(value)} (holds {bad!r})")
+    if not value.strip():
+        _fail(f"{where}: {key} must hold a visible character, got {_short(value)}")
     return value
 
 
@@ -406,9 +408,8 @@ def _trainers(raw, source: str, penalty: str, lambdas: tuple) -> tuple:
     return tuple(out)
 
 
-def _check_data(spec: Spec) -> dict:
-    """Each data set splits with the spec's fractions and suits its loss; returns {name: Dataset}."""
-    loaded = {}
+def _check_data(spec: Spec) -> None:
+    """Each data set splits with the spec's fractions and suits its loss."""
     for d in spec.datasets:
         try:
             ds = load_dataset(d, seed=spec.seeds[0], test_fraction=spec.test_fraction,
@@ -419,22 +420,6 @@ def _check_data(spec: Spec) -> dict:
             runs.check_loss(ds, spec.loss)
         except ValueError as exc:
             _fail(f"{spec.source}: loss {spec.loss!r} does not suit data set {d!r}: {exc}")
-        loaded[d] = ds
-    return loaded
-
-
-def _check_memory(spec: Spec, loaded: dict) -> None:
-    """Every run fits in the memory this machine can give one process."""
-    available = checks.available_memory()
-    if available is None:  # the machine does not say
-        return
-    for d, ds in loaded.items():
-        for i, t in enumerate(spec.trainers):
-            need = runs.memory_estimate(ds, spec.model, t)
-            if need > available:
-                _fail(f"{spec.source}: trainers[{i}] ({t.name}) on {d}: one run needs about "
-                      f"{checks.format_bytes(need)}, more than the {checks.format_bytes(available)} of memory "
-                      "this machine has available")
 
 
 def parse_spec(raw, source: str = "spec") -> Spec:
@@ -458,7 +443,7 @@ def parse_spec(raw, source: str = "spec") -> Spec:
                 l1_ratio=l1_ratio, lambdas=lambdas, loss=_loss(raw, source), test_fraction=test_fraction,
                 validation_fraction=validation_fraction, model=_model(raw, source),
                 trainers=_trainers(raw, source, penalty, lambdas), source=source)
-    _check_memory(spec, _check_data(spec))
+    _check_data(spec)
     return spec
 
 

@@ -5,7 +5,8 @@ Each line is one whole record (a JSON object with the fields of
 written, so a crash leaves at most a partial last line.  Reading is strict:
 
 * a line that is not a valid record in the middle of the file is an error
-  naming the file and the line (the file is left as it is);
+  naming the file and the line (the file is left as it is); a line of
+  whitespace only is skipped;
 * a bad LAST line (a crash mid-write) is ignored with a warning, and its run
   is recomputed: the writer cuts it off before appending;
 * a record whose id appeared before counts once (the first is kept);
@@ -15,25 +16,27 @@ Every record of a sweep carries the hash of its spec (``spec_hash``), which
 ties the folder to its spec: :class:`ResultsStore` refuses to add the runs of
 a different spec to a folder unless asked to ``"add"`` to them or to
 ``"restart"`` (the old file is then set aside, renamed, never deleted).
+Records written before spec hashes existed read as records of no spec.
 """
 
 from __future__ import annotations
 
 import fcntl
+import itertools
 import json
 import os
 import shutil
 import stat
 import time
 import warnings
-from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import records as rec_fields
 from ..records import FIELDS
 
-__all__ = ["RESULTS_FILE", "ON_CHANGE", "ResultsStore", "read_records", "load_results", "records_table", "Table",
-           "check_out"]
+__all__ = ["RESULTS_FILE", "ON_CHANGE", "ResultsStore", "Scan", "scan", "check_change", "free_bytes", "read_records",
+           "load_results", "records_table", "Table", "check_out"]
 
 RESULTS_FILE = "results.jsonl"
 LOCK_FILE = ".lock"
@@ -59,7 +62,7 @@ def _open_regular(path: Path, flags: int, what: str) -> int:
 
 
 def _parse(line: bytes):
-    """(record, None) or (None, why it is not one)."""
+    """(record, None) or (None, why it is not one); a record's optional fields are filled in."""
     if not line.endswith(b"\n"):
         return None, "no line end (cut off)"
     try:
@@ -69,55 +72,113 @@ def _parse(line: bytes):
     except ValueError as exc:
         return None, f"not JSON ({exc})"
     why = rec_fields.problem(obj)
-    return (None, why) if why else (obj, None)
+    return (None, why) if why else (rec_fields.with_defaults(obj), None)
 
 
-def _scan(path: Path, keep: bool):
-    """Read a results file line by line.
+@dataclass
+class Scan:
+    """What a results file holds.
 
-    Returns
-    -------
+    Attributes
+    ----------
     records : list of dict
-        Every valid record (the first of each id) when ``keep``; else empty.
-    ids : set of str
-    spec_hashes : Counter
-        How many records each spec hash has.
+        Every valid record, the first of each id (only when asked to keep them).
+    ids : dict of str to set
+        The ids of the valid records, by the spec hash they carry (None: no spec).
     good : int
         Byte length of the valid part (everything but a bad last line).
+    bad_last : str or None
+        What is wrong with a bad last line, if there is one.
     """
+
+    records: list = field(default_factory=list)
+    ids: dict = field(default_factory=dict)
+    good: int = 0
+    bad_last: str | None = None
+
+    @property
+    def done(self) -> set:
+        """Every id in the file."""
+        return set().union(*self.ids.values()) if self.ids else set()
+
+    def others(self, spec_hash) -> int:
+        """How many records carry another spec's hash."""
+        return sum(len(v) for h, v in self.ids.items() if h != spec_hash)
+
+
+def scan(path, keep: bool = False) -> Scan:
+    """Read a results file line by line, checking every line (see the module docstring).
+
+    Lines holding only whitespace are skipped; a bad line followed by another
+    is an error naming the file and the line; a bad last line is reported in
+    ``bad_last`` (the caller says what becomes of it).  A missing file is empty.
+    """
+    path = Path(path)
+    out = Scan()
+    if not (path.exists() or path.is_symlink()):
+        return out
     fd = _open_regular(path, os.O_RDONLY, "results")
-    records, ids, hashes = [], set(), Counter()
-    good, number, bad = 0, 0, None
+    seen = set()
+    number, bad = 0, None
     with os.fdopen(fd, "rb") as f:
         for line in f:
             number += 1
             if bad is not None:  # a bad line followed by another: the bad one was in the middle
                 _fail(f"{path}: line {bad[0]} is not a valid record ({bad[1]}); fix or remove that line")
+            if not line.strip():
+                if line.endswith(b"\n"):
+                    out.good += len(line)
+                continue
             obj, why = _parse(line)
             if obj is None:
                 bad = (number, why, len(line))
                 continue
-            good += len(line)
-            if obj["id"] in ids:
+            out.good += len(line)
+            if obj["id"] in seen:
                 continue
-            ids.add(obj["id"])
-            hashes[obj["spec_hash"]] += 1
+            seen.add(obj["id"])
+            out.ids.setdefault(obj["spec_hash"], set()).add(obj["id"])
             if keep:
-                records.append(obj)
+                out.records.append(obj)
     if bad is not None:
-        what = "a partial last line" if bad[1].startswith("no line end") else "a bad last line"
-        warnings.warn(f"{path}: ignoring {what} (line {bad[0]}, {bad[2]} bytes: {bad[1]}); "
-                      "its run is recomputed", stacklevel=3)
-    return records, ids, hashes, good
+        kind = "partial" if bad[1].startswith("no line end") else "bad"
+        out.bad_last = f"a {kind} last line (line {bad[0]}, {bad[2]} bytes: {bad[1]})"
+    return out
 
 
 def read_records(path) -> tuple[list[dict], int]:
-    """Valid records of a results file (see the module docstring), and the byte length of its valid part."""
-    path = Path(path)
-    if not path.exists():
-        return [], 0
-    records, _, _, good = _scan(path, keep=True)
-    return records, good
+    """Valid records of a results file (see the module docstring), and the byte length of its valid part.
+    A bad last line is left out with a warning."""
+    out = scan(path, keep=True)
+    if out.bad_last:
+        warnings.warn(f"{path}: ignoring {out.bad_last}", stacklevel=2)
+    return out.records, out.good
+
+
+def check_change(folder, found: Scan, spec_hash, on_change: str) -> None:
+    """Refuse to add a spec's runs to a folder holding records of another spec, unless asked."""
+    if on_change not in ON_CHANGE:
+        _fail(f"on_change must be one of {', '.join(ON_CHANGE)}, got {on_change!r}")
+    others = found.others(spec_hash)
+    if others and on_change == "refuse":
+        kinds = len([h for h in found.ids if h != spec_hash])
+        which = "another spec" if kinds == 1 else f"{kinds} other specs"
+        _fail(f"out {folder}: holds {others} record{'s' if others != 1 else ''} of {which} (this spec's hash is "
+              f"{spec_hash}); add its runs to them with --add (on_change='add'), "
+              "or set them aside and start over with --restart (on_change='restart')")
+
+
+def _set_aside(path: Path) -> Path:
+    """Rename ``path`` to a results.replaced-<UTC time>[-n].jsonl that does not exist yet."""
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    for n in itertools.count():
+        aside = path.with_name(f"results.replaced-{stamp}{f'-{n}' if n else ''}.jsonl")
+        try:  # reserve the name: never replace an earlier one
+            os.close(os.open(aside, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+        except FileExistsError:
+            continue
+        os.replace(path, aside)
+        return aside
 
 
 def check_out(out) -> Path:
@@ -125,6 +186,8 @@ def check_out(out) -> Path:
 
     Nothing is created here; ``ValueError`` names the folder and what is wrong.
     """
+    if isinstance(out, str) and not out.strip():
+        _fail(f"out must name a folder, got {out!r}")
     out = Path(out)
     if out.exists() and not out.is_dir():
         _fail(f"out {out}: exists and is not a folder")
@@ -149,26 +212,28 @@ class ResultsStore:
         The spec whose runs will be appended; records of other specs in the
         folder are refused unless ``on_change`` says otherwise.
     on_change : {"refuse", "add", "restart"}
-        "add": keep the other spec's records and add this one's runs beside
-        them; "restart": rename the old ``results.jsonl`` to
-        ``results.replaced-<UTC time>.jsonl`` and start an empty one.
+        "add": keep the records there and add this spec's runs beside them;
+        "restart": rename an existing ``results.jsonl`` to
+        ``results.replaced-<UTC time>.jsonl`` (never over an earlier one) and
+        start an empty one.
 
     Attributes
     ----------
     done : set of str
         Ids of the valid records in the folder (this spec's and any other's).
+    this_spec : set of str
+        Ids of the records that carry this spec's hash.
     """
 
     def __init__(self, folder, spec_hash: str | None = None, on_change: str = "refuse"):
-        if on_change not in ON_CHANGE:
-            _fail(f"on_change must be one of {', '.join(ON_CHANGE)}, got {on_change!r}")
         self.folder = Path(folder)
         self.path = self.folder / RESULTS_FILE
+        check_change(self.folder, scan(self.path), spec_hash, on_change)  # before anything is made or changed
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             _fail(f"out {self.folder}: cannot create the folder ({exc.strerror or exc})")
-        # "a": a sweep refused below changes nothing; O_NONBLOCK: a FIFO named .lock does not hang
+        # O_NONBLOCK: a FIFO named .lock does not hang; O_APPEND: a lock file is never written to
         self._lock = _open_regular(self.folder / LOCK_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, "out")
         try:
             try:
@@ -181,33 +246,19 @@ class ResultsStore:
             raise
 
     def _open(self, spec_hash, on_change) -> None:
-        good, hashes = 0, Counter()
-        if self.path.exists() or self.path.is_symlink():
-            _, self.done, hashes, good = _scan(self.path, keep=False)
-        else:
-            self.done = set()
-        others = sum(n for h, n in hashes.items() if h != spec_hash)
-        if others and on_change == "refuse":
-            kinds = len([h for h in hashes if h != spec_hash])
-            which = "another spec" if kinds == 1 else f"{kinds} other specs"
-            _fail(f"out {self.folder}: holds {others} records of {which} (this spec's hash is {spec_hash}); "
-                  "add its runs to them with --add (on_change='add'), "
-                  "or set them aside and start over with --restart (on_change='restart')")
-        if others and on_change == "restart":
-            stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-            aside = self.folder / f"results.replaced-{stamp}.jsonl"
-            os.replace(self.path, aside)
-            self.done, hashes, good = set(), Counter(), 0
-        self.this_spec = hashes.get(spec_hash, 0)
+        found = scan(self.path)  # again, now that no other sweep can write
+        check_change(self.folder, found, spec_hash, on_change)
+        if on_change == "restart" and self.path.exists() and (found.done or found.bad_last):
+            _set_aside(self.path)
+            found = Scan()
+        elif found.bad_last:
+            warnings.warn(f"{self.path}: ignoring {found.bad_last}; its run is recomputed", stacklevel=4)
+        self.done = found.done
+        self.this_spec = set(found.ids.get(spec_hash, ()))
         fd = _open_regular(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, "results")
         self._file = os.fdopen(fd, "ab")
-        size = os.fstat(fd).st_size
-        if size != good:  # cut off a bad last line before appending
-            os.ftruncate(fd, good)
-
-    def free_bytes(self) -> int:
-        """Free space on the folder's file system."""
-        return shutil.disk_usage(self.folder).free
+        if os.fstat(fd).st_size != found.good:  # cut off a bad last line before appending
+            os.ftruncate(fd, found.good)
 
     def append(self, record: dict) -> None:
         """Write one record as a whole line and fsync it."""
@@ -226,6 +277,14 @@ class ResultsStore:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def free_bytes(folder) -> int:
+    """Free space on the file system that holds (or will hold) ``folder``."""
+    folder = Path(folder)
+    while not folder.exists():
+        folder = folder.parent
+    return shutil.disk_usage(folder).free
 
 
 class Table:
