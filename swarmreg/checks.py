@@ -9,7 +9,7 @@ import os
 import numpy as np
 
 __all__ = ["real", "integer", "unit_interval", "start_vector", "make_rng", "available_memory", "enough_memory",
-           "format_bytes"]
+           "format_bytes", "short", "printable"]
 
 # Where the memory this process may use is written (Linux): the kernel's
 # estimate of allocatable memory, and the cgroup v2 / v1 limit and usage.
@@ -125,3 +125,14 @@ def enough_memory(needed: int, what: str) -> None:
     if available is not None and needed > available:
         raise ValueError(f"{what} needs about {format_bytes(needed)} of memory; "
                          f"this machine has {format_bytes(available)} available")
+
+
+def short(value, limit: int = 80) -> str:
+    """``repr(value)`` cut to ``limit`` characters, for messages about values of any size."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def printable(text) -> str:
+    """``text`` with every character that is not printable (control characters, line breaks) as a space."""
+    return "".join(c if c.isprintable() else " " for c in str(text))

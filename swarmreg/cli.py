@@ -86,7 +86,8 @@ def _build_parser() -> argparse.ArgumentParser:
     t.add_argument("--dataset", required=True)
     t.add_argument("--trainer", required=True, choices=["backprop", "swarm", "lbfgs"])
     t.add_argument("--penalty", default="l2", choices=["l2", "l1", "elastic"])
-    t.add_argument("--lam", type=float, default=0.0, help="regularization strength λ (canonical convention)")
+    t.add_argument("--lam", type=float, default=0.0,
+                   help="λ: the penalty's strength (canonical convention), or what --set lam_as=… says it is")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--hidden", type=int, nargs="*", default=[20], help="hidden widths (none: a linear model)")
     t.add_argument("--activation", default="tanh")
@@ -154,7 +155,12 @@ def _cmd_train(args) -> int:
         "model": {"hidden": args.hidden, "activation": args.activation}, "trainers": [trainer],
     }, source="train")
     rec = run_one(next(expand_runs(spec)))
-    rows = [("trainer", rec["trainer"]), ("dataset", rec["dataset"]), ("penalty", f"{rec['penalty']} λ={rec['lam']:g}"),
+    if rec["lam_as"] == "penalty":
+        lam_row = ("penalty", f"{rec['penalty']} λ={rec['lam']:g}")
+    else:
+        lam_row = ("λ", f"{rec['lam']:g} as {rec['lam_as']} (no penalty; canonical {rec['penalty']} "
+                         f"λ={_fmt(rec['canonical_lam'])})")
+    rows = [("trainer", rec["trainer"]), ("dataset", rec["dataset"]), lam_row,
             ("status", rec["status"]), ("E = D + R", rec["value"]), ("D (train)", rec["data_loss"]),
             ("R", rec["penalty_value"]), ("Σw²", rec["weight_sq_norm"]), ("zero weights", rec["zero_fraction"]),
             ("|w| < 1e-3", rec["near_zero_fraction"])]
@@ -189,12 +195,35 @@ def _cmd_report(args) -> int:
         if folder is not None:
             check_out(folder)
     if args.results is not None:
+        given = [flag for flag, value in (("--jobs", args.jobs), ("--scheduler", args.scheduler),
+                                          ("--dask-workers", args.dask_workers), ("--connect-timeout",
+                                          args.connect_timeout), ("--work", args.work), ("--quick", args.quick or None),
+                                          ("--add/--restart", args.on_change)) if value is not None]
+        if given:
+            raise ValueError(f"{', '.join(given)}: these choose how the report runs its own sweeps; "
+                             "with --results it runs none")
         make_report(results=args.results, out=args.out, progress=not args.quiet)
         return 0
     with _executor(args) as executor:
         make_report(out=args.out, quick=args.quick, work=args.work, progress=not args.quiet, executor=executor,
                     on_change=args.on_change or "refuse")
     return 0
+
+
+@contextlib.contextmanager
+def _warnings_as_lines():
+    """A warning is one line on stderr, ``swarmreg: warning: …`` (not Python's two-line form)."""
+    import warnings
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        print(f"swarmreg: warning: {message}".replace("\n", " "), file=sys.stderr)
+
+    old = warnings.showwarning
+    warnings.showwarning = show
+    try:
+        yield
+    finally:
+        warnings.showwarning = old
 
 
 @contextlib.contextmanager
@@ -226,7 +255,7 @@ def main(argv=None) -> int:
     """Entry point of the ``swarmreg`` console script; returns the exit status."""
     args = None
     try:
-        with _sigterm_raises():
+        with _sigterm_raises(), _warnings_as_lines():
             args = _build_parser().parse_args(argv)
             return {"sweep": _cmd_sweep, "train": _cmd_train, "datasets": _cmd_datasets,
                     "report": _cmd_report}[args.command](args)
@@ -235,6 +264,11 @@ def main(argv=None) -> int:
         return 2
     except (WorkerLost, ExecutorLost) as exc:
         print(f"swarmreg: error: {exc}{_resume_hint(args)}".replace("\n", " "), file=sys.stderr)
+        return 1
+    except MemoryError as exc:  # beyond the estimates (another process took the memory meanwhile)
+        where = next((n for n in getattr(exc, "__notes__", ()) if n.startswith("in run")), "")
+        print(f"swarmreg: error: out of memory{' ' + where if where else ''}{_resume_hint(args)}",
+              file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"swarmreg: interrupted{_resume_hint(args)}", file=sys.stderr)

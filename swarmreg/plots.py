@@ -20,6 +20,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import NullLocator, SymmetricalLogLocator
 
+from . import checks
 from . import records as R
 
 __all__ = ["plot_lambda_error", "plot_weight_norm", "plot_objective_gap", "plot_l1_sparsity", "plot_fits",
@@ -33,7 +34,7 @@ _DRAW_LIMIT = 1e100
 def text(name) -> str:
     """A name as matplotlib shows it literally: no mathtext ($), not hidden from legends (a leading _),
     no control characters, at most 60 characters."""
-    s = "".join(c if c.isprintable() else " " for c in str(name))
+    s = checks.printable(name)
     if len(s) > 60:
         s = s[:57] + "..."
     s = s.replace("$", r"\$")

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import checks
 from .result import STATUSES
 
 __all__ = ["FIELDS", "FIELD_NAMES", "SPLITS", "SPLIT_SCORES", "Field", "new_record", "problem", "with_defaults",
@@ -76,7 +77,8 @@ FIELDS = (
     Field("lam", "number", "λ as the spec gives it (in the convention ``lam_as`` names)"),
     Field("lam_as", "str", "what λ means for this run (see swarmreg.sweep.meaning)"),
     Field("canonical_lam", "number?", "λ in swarmreg's canonical convention"),
-    Field("penalty", "str", "the spec's penalty: l2, l1 or elastic"),
+    Field("penalty", "str", "what canonical_lam is the strength of: the spec's penalty (l2, l1 or elastic), "
+                            "or l2 where λ is a decay fraction"),
     Field("seed", "int", "the replicate seed (the data split)"),
     Field("run_seed", "int", "the training seed, drawn from the id"),
     Field("config", "config", "the run's whole configuration (what the id hashes)"),
@@ -178,7 +180,7 @@ def problem(obj) -> str | None:
             return f"no field {f.name!r}"
         why = _type_problem(f.type, obj[f.name])
         if why:
-            return f"field {f.name!r}: {why}, got {_short(obj[f.name])}"
+            return f"field {f.name!r}: {why}, got {checks.short(obj[f.name], 40)}"
     return None
 
 
@@ -188,11 +190,6 @@ def with_defaults(record: dict) -> dict:
         if f.name not in record:
             record[f.name] = f.default
     return record
-
-
-def _short(v) -> str:
-    text = repr(v)
-    return text if len(text) <= 40 else text[:37] + "..."
 
 
 # ------------------------------------------------------------------ selection

@@ -27,7 +27,7 @@ from typing import Callable
 
 import numpy as np
 
-from . import plots
+from . import checks, plots
 from . import records as R
 from .files import atomic_write, remove_stale_temporaries
 from .sweep import RESULTS_FILE, Spec, check_out, load_results, open_executor, parse_spec, run_sweep
@@ -45,7 +45,7 @@ def md(name) -> str:
     paragraph, in a table cell): what would format, link, render math, break a table or
     start a block (a heading, a list, a quote, a code block) is escaped; HTML is shown as
     text; control characters become spaces."""
-    s = "".join(c if c.isprintable() else " " for c in str(name))
+    s = checks.printable(name)
     s = s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     s = re.sub(r"([\\`*\[\]|~$])", r"\\\1", s)
     # an underscore between two letters or digits never formats; elsewhere it may

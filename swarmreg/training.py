@@ -189,6 +189,12 @@ class Trainer:
                 names.append(p.name)
         return tuple(names)
 
+    @classmethod
+    def defaults(cls) -> dict:
+        """{setting: its default} for every keyword argument of ``__init__``."""
+        params = inspect.signature(cls.__init__).parameters
+        return {name: params[name].default for name in cls.param_names()}
+
     @property
     def config(self) -> dict:
         """The settings, as the keyword arguments of ``__init__``."""

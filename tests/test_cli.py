@@ -208,6 +208,10 @@ def _bad_cases(tmp_path):
         ("report out under a file", ["report", "--quick", "--out", str(tmp_path / "a_file" / "fig")],
          "not a folder"),
         ("report jobs 0", ["report", "--quick", "--jobs", "0", "--out", out], "jobs"),
+        ("empty out", ["sweep", str(good), "--out", ""], "out must name a folder"),
+        ("report of results with sweep options", ["report", "--results", str(tmp_path), "--jobs", "2"],
+         "--jobs: these choose how the report runs its own sweeps"),
+        ("connect timeout without a scheduler", [*sweep, "--connect-timeout", "1"], "only with --scheduler"),
     ]
 
 
@@ -260,3 +264,12 @@ def test_help_exits_0(capsys):
         main(["--help"])
     assert exc.value.code == 0
     assert "sweep" in capsys.readouterr().out
+
+
+def test_train_says_what_lambda_is_when_it_is_a_decay_fraction(capsys):
+    assert main(["train", "--dataset", "sine", "--trainer", "backprop", "--hidden", "2", "--lam", "0.05",
+                 "--set", "lam_as=decay_fraction", "--set", "epochs=3"]) == 0
+    rows = table(capsys.readouterr().out)
+    # d = 0.05 per step at the default η = 0.1, μ = 0: the fixed point of L2 with λ = d(1 − μ)/η = 0.5
+    assert rows["λ"] == "0.05 as decay_fraction (no penalty; canonical l2 λ=0.5)"
+    assert "penalty" not in rows and float(rows["R"]) == 0.0

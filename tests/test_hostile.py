@@ -648,6 +648,8 @@ def _rss_mb(pid: int) -> float | None:
 
 
 def test_million_run_sweep_starts_at_once_in_little_memory(tmp_path):
+    """Its first record comes, and it keeps appending, while the process stays under 500 MB resident
+    (0.1 listed every run first: 1 GB before the first one)."""
     lams = ", ".join(repr(i * 1e-4) for i in range(1001))
     write(tmp_path, "big.toml", f"""\
 name = "big"
@@ -679,7 +681,7 @@ max_iter = 1
                 with contextlib.suppress(OSError):
                     if b"\n" in path.read_bytes()[:1 << 20]:
                         first_at = now
-                assert now < 15, "no record within 15 s"
+                assert now < 120, "no record at all within 120 s: the runs are not expanded one at a time"
             elif now > first_at + 2:  # memory watched for a while as records accumulate
                 break
             time.sleep(0.1)

@@ -734,3 +734,47 @@ def test_blank_lines_are_skipped(tmp_path):
     records, _ = sweep.load_results(out)
     assert len(records) == TINY_RUNS
     assert len(sweep.run_sweep(write(tmp_path, TINY), out, progress=False)) == TINY_RUNS
+
+
+def _die(run):
+    os._exit(3)
+
+
+def test_a_run_that_kills_its_pool_worker_twice_stops_the_sweep_and_names_the_run():
+    with sweep.ProcessExecutor(2) as pool, pytest.raises(sweep.WorkerLost, match=r"run 7: its worker process died "
+                                                                                 r"2 times \(exit status 3\)"):
+        list(pool.map_unordered(_die, [7], label=str))
+
+
+def test_a_runs_exception_names_the_run_on_every_executor(tmp_path):
+    for executor in (sweep.SerialExecutor(), sweep.ProcessExecutor(1)):
+        with executor, pytest.raises(ZeroDivisionError) as err:
+            list(executor.map_unordered(_reciprocal, [2, 0], label=lambda x: f"x={x}"))
+        assert "in run x=0" in err.value.__notes__
+
+
+def test_the_command_says_in_one_line_when_a_sweep_cannot_go_on(tmp_path, capsys, monkeypatch):
+    import swarmreg.sweep as package
+    from swarmreg.cli import main
+
+    class Dying:
+        workers, local = 1, True
+
+        def map_unordered(self, fn, items, label=str):
+            raise sweep.WorkerLost(f"run {label(next(iter(items)))}: its worker process died 2 times")
+            yield
+
+        def close(self):
+            pass
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            pass
+
+    monkeypatch.setattr(package, "open_executor", lambda **kw: Dying())
+    spec = write(tmp_path, TINY)
+    assert main(["sweep", str(spec), "--out", str(tmp_path / "out"), "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "died 2 times" in err and "resume" in err and "(iris, bp," in err

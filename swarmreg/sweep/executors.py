@@ -153,8 +153,12 @@ class SerialExecutor(_Closing):
         from threadpoolctl import threadpool_limits
 
         for item in items:
-            with threadpool_limits(1):
-                result = fn(item)
+            try:
+                with threadpool_limits(1):
+                    result = fn(item)
+            except Exception as exc:
+                exc.add_note(f"in run {label(item)}")
+                raise
             yield result
 
     def close(self) -> None:
@@ -206,8 +210,10 @@ def _worker_main(conn, parent: int, pdeathsig: bool) -> None:
             conn.send(reply)
         except (EOFError, OSError):
             return
-        except Exception:  # the result or exception cannot be sent: send what it said
-            conn.send(("error", RuntimeError(f"{type(reply[1]).__name__}: {reply[1]}"), reply[2]))
+        except Exception as exc:  # the result or the exception cannot be sent: say so, in what can be
+            what = "its result" if reply[0] == "ok" else f"its {type(reply[1]).__name__}: {reply[1]}"
+            conn.send(("error", RuntimeError(f"the run finished but {what} could not be sent back from the "
+                                             f"worker ({type(exc).__name__}: {exc})"), reply[2]))
 
 
 class _Worker:
@@ -330,6 +336,9 @@ class ProcessExecutor(_Closing):
                         reply = w.conn.recv() if w.conn.poll() else None
                     except (EOFError, OSError):
                         reply = None
+                    except Exception as exc:  # a reply this process cannot rebuild (an odd exception type)
+                        reply = ("error", RuntimeError(f"a worker's reply could not be read "
+                                                       f"({type(exc).__name__}: {exc})"), "")
                     item, tries = busy.pop(w)
                     if reply is None:  # the worker died with the run
                         how = w.died()
@@ -345,6 +354,7 @@ class ProcessExecutor(_Closing):
                         self._drop(w)
                     status, value, where = reply
                     if status == "error":
+                        value.add_note(f"in run {label(item)}")
                         value.add_note(f"in a worker process:\n{where}")
                         raise value
                     yield value

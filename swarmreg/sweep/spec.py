@@ -28,11 +28,9 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import inspect
 import json
 import math
 import tomllib
-import types
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -76,6 +74,28 @@ RENAMED_SETTINGS = {"weight_decay": "decay_fraction"}
 
 
 # ------------------------------------------------------------------ the value
+class Settings(dict):
+    """A trainer configuration's settings: a dict that cannot change (so a Spec can be hashed,
+    copied and sent to another process)."""
+
+    def _frozen(self, *args, **kwargs):
+        raise TypeError("a spec's settings cannot change; build another spec (Spec.replace)")
+
+    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = __ior__ = _frozen
+
+    def __hash__(self):
+        return hash(tuple(sorted(self.items())))
+
+    def __reduce__(self):
+        return (Settings, (dict(self),))
+
+    def __copy__(self):
+        return self
+
+    def __deepcopy__(self, memo):
+        return self
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """The network of every run: hidden widths and their activation."""
@@ -98,7 +118,7 @@ class TrainerSpec:
     name: str
     kind: str
     lam_as: str
-    settings: types.MappingProxyType
+    settings: Settings
 
     def to_toml(self) -> dict:
         """The TOML-shaped table (settings inline, tuples as lists, None as "none")."""
@@ -177,18 +197,13 @@ def _fail(msg: str):
 
 def _expect(cond: bool, where: str, key: str, what: str, value) -> None:
     if not cond:
-        _fail(f"{where}: {key} must be {what}, got {_short(value)}")
-
-
-def _short(value) -> str:
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
+        _fail(f"{where}: {key} must be {what}, got {checks.short(value)}")
 
 
 def _check_keys(table: dict, valid: dict, where: str) -> None:
     for key in table:
         if key not in valid:
-            _fail(f"{where}: unknown key {_short(key)}; valid keys: {', '.join(valid)}")
+            _fail(f"{where}: unknown key {checks.short(key)}; valid keys: {', '.join(valid)}")
 
 
 def _is_number(v) -> bool:
@@ -224,9 +239,9 @@ def _name(value, where: str, key: str) -> str:
     _expect(len(value) <= MAX_NAME, where, key, f"at most {MAX_NAME} characters", value)
     bad = next((c for c in value if not c.isprintable() and c != " "), None)
     if bad is not None:
-        _fail(f"{where}: {key} must be printable text, got {_short(value)} (holds {bad!r})")
+        _fail(f"{where}: {key} must be printable text, got {checks.short(value)} (holds {bad!r})")
     if not value.strip():
-        _fail(f"{where}: {key} must hold a visible character, got {_short(value)}")
+        _fail(f"{where}: {key} must hold a visible character, got {checks.short(value)}")
     return value
 
 
@@ -236,7 +251,7 @@ def _table(raw, source: str) -> None:
     if not isinstance(raw, dict):
         _fail(f"{source}: a spec must be a table, got {type(raw).__name__}")
     if _depth(raw) > MAX_DEPTH:
-        _fail(f"{source}: tables and arrays nest more than {MAX_DEPTH} levels deep; a spec needs at most 3")
+        _fail(f"{source}: tables and arrays nest more than {MAX_DEPTH} levels deep (a spec needs 3)")
     _check_keys(raw, TOP_KEYS, source)
     for key in ("datasets", "trainers"):
         if key not in raw:
@@ -251,7 +266,7 @@ def _datasets(raw, source: str) -> tuple:
             source, "datasets", "a non-empty list of names", datasets)
     for d in datasets:
         if d not in available():
-            _fail(f"{source}: datasets: unknown data set {_short(d)}; valid: {', '.join(available())}")
+            _fail(f"{source}: datasets: unknown data set {checks.short(d)}; valid: {', '.join(available())}")
     return tuple(dict.fromkeys(datasets))
 
 
@@ -331,10 +346,8 @@ def _model(raw, source: str) -> ModelSpec:
 
 
 def trainer_params(kind: str) -> dict:
-    """The settings of a trainer kind and their defaults, read from its signature."""
-    sig = inspect.signature(runs.TRAINER_KINDS[kind].__init__)
-    return {n: p.default for n, p in sig.parameters.items()
-            if n != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
+    """The settings of a trainer kind and their defaults (from its signature)."""
+    return runs.TRAINER_KINDS[kind].defaults()
 
 
 def _setting(where: str, key: str, value, default):
@@ -363,7 +376,7 @@ def _trainer(t, where: str, penalty: str, lambdas: tuple) -> TrainerSpec:
     """One [[trainers]] table: its kind, name, λ meaning and settings; the trainer is built to check them."""
     kind = t.get("kind")
     if not isinstance(kind, str) or kind not in runs.TRAINER_KINDS:
-        _fail(f"{where}: kind must be one of {', '.join(runs.TRAINER_KINDS)}, got {_short(kind)}")
+        _fail(f"{where}: kind must be one of {', '.join(runs.TRAINER_KINDS)}, got {checks.short(kind)}")
     params = trainer_params(kind)
     for old, new in RENAMED_SETTINGS.items():
         if old in t and old not in params and new in params:
@@ -390,7 +403,7 @@ def _trainer(t, where: str, penalty: str, lambdas: tuple) -> TrainerSpec:
             runs.TRAINER_KINDS[kind](**settings, **meaning.settings(lam))
         except (ValueError, TypeError, OverflowError) as exc:
             _fail(f"{where}: {exc}")
-    return TrainerSpec(name, kind, lam_as, types.MappingProxyType(settings))
+    return TrainerSpec(name, kind, lam_as, Settings(settings))
 
 
 def _trainers(raw, source: str, penalty: str, lambdas: tuple) -> tuple:
@@ -452,7 +465,7 @@ def load_spec(path) -> Spec:
     path = Path(path)
     where = f"spec {path}"
     try:
-        text = read_regular(path).decode("utf-8")
+        text = read_regular(path).decode("utf-8-sig")  # a byte-order mark is not part of the TOML
     except FileNotFoundError:
         raise ValueError(f"{where}: no such file") from None
     except IsADirectoryError:
@@ -468,6 +481,6 @@ def load_spec(path) -> Spec:
     except tomllib.TOMLDecodeError as exc:
         raise ValueError(f"{where}: malformed TOML: {exc}") from None
     except RecursionError:
-        raise ValueError(f"{where}: arrays or tables nest too deeply to read "
-                         f"(a spec needs at most {MAX_DEPTH} levels)") from None
+        raise ValueError(f"{where}: tables and arrays nest too deeply to read, more than {MAX_DEPTH} levels "
+                         "(a spec needs 3)") from None
     return parse_spec(raw, source=where)
