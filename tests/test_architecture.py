@@ -3,7 +3,9 @@
 * the core — model, objective, penalties, decay rules, the trainer skeleton, the
   trainers, results, checks, conventions, files — never imports the sweep,
   records, plots, report or command-line layers;
-* the three trainers never import each other; plots never import a trainer;
+* the three trainers never import each other, nor does what they share
+  (model, objective, penalties, decay rules, skeleton, results) import them;
+  plots never import a trainer;
 * no module imports another module's private (underscored) name or reaches
   into one through a module it imported;
 * every key the figures, the report, the command line and the comparison
@@ -90,6 +92,12 @@ def test_the_core_never_imports_the_layers_above_it(name):
 def test_trainers_never_import_each_other(name):
     others = sorted({t for t, _ in imports(name, MODULES[name]) if top(t) in TRAINERS - {name}})
     assert others == [], f"{name} imports {others}"
+
+
+@pytest.mark.parametrize("name", sorted(CORE - TRAINERS - {"data", "conventions", "files"}))
+def test_the_pieces_the_trainers_share_never_import_a_trainer(name):
+    trainers = sorted({t for t, _ in imports(name, MODULES[name]) if top(t) in TRAINERS})
+    assert trainers == [], f"{name} imports {trainers}"
 
 
 def test_plots_never_import_a_trainer():
