@@ -29,6 +29,7 @@ import numpy as np
 
 from . import checks, decay as decay_rules
 from .objective import evaluation_memory
+from .penalties import WeightElimination
 from .result import GRADIENT_COLUMNS, TrainResult
 from .training import FitLog, GradientObjective, Trainer, history_bytes, point_row, require, retired_keywords
 
@@ -67,7 +68,9 @@ class BackpropTrainer(Trainer):
     momentum : float
         μ in [0, 1) (heavy ball, v ← μ·v + g; θ ← θ − η·v; v starts at 0).
     decay : {"coupled", "decoupled"}
-        Where the L2 part λ₂ of the objective's penalty acts.
+        Where the L2 part λ₂ of the objective's penalty acts (and the gradient
+        of weight elimination, which has no L2 part: added to g, or applied
+        after the step as w ← w − η·∇R(w_old)).
         "coupled": λ₂·w is added to the gradient and so enters the momentum;
         this equals ``torch.optim.SGD(lr=η, momentum=μ, weight_decay=λ₂)`` on
         the weights (biases in a group with weight_decay=0), step for step.
@@ -219,7 +222,8 @@ class BackpropTrainer(Trainer):
         rules = decay_rules.build_chain(
             momentum=self.momentum, decay=self.decay, decay_fraction=self.decay_fraction, l1_mode=self.l1,
             l1=pen.l1 if pen is not None else 0.0, l2=pen.l2 if pen is not None else 0.0,
-            slices=objective.penalty_slices, n_params=objective.n_params)
+            slices=objective.penalty_slices, n_params=objective.n_params,
+            smooth=pen if isinstance(pen, WeightElimination) else None)
         w_old = theta.copy()
         sound = theta.copy()  # the last epoch-end theta whose E passed the divergence check
         work = {"forward_samples": 0, "backward_samples": 0}

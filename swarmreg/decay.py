@@ -20,10 +20,12 @@ which is the semantics::
     1. gradient terms: before the step, so the momentum carries them
        CoupledL2(λ₂)       g ← g + λ₂·w_old
        L1Subgradient(λ₁)   g ← g + λ₁·sign(w_old)          (sign(0) = 0)
+       PenaltyGradient(R)  g ← g + ∇R(w_old)                (a smooth penalty, coupled)
     2. the step, exactly one, holding the optimizer's state
        SGD(μ)              v ← μ·v + g;  θ ← θ − η·v        (v starts at 0)
     3. parameter terms: after the step, past the momentum
        DecoupledL2(λ₂)     w ← w − η·λ₂·w_old
+       DecoupledPenalty(R) w ← w − η·∇R(w_old)              (a smooth penalty, decoupled)
        DecayFraction(d)    w ← w − d·w_old
        ProximalL1(λ₁)      w ← sign(w)·max(|w| − η·λ₁, 0)
 
@@ -43,7 +45,7 @@ import numpy as np
 from . import checks
 from .penalties import soft_threshold
 
-__all__ = ["Rule", "CoupledL2", "L1Subgradient", "SGD", "DecoupledL2", "DecayFraction", "ProximalL1",
+__all__ = ["Rule", "CoupledL2", "L1Subgradient", "PenaltyGradient", "SGD", "DecoupledL2", "DecoupledPenalty", "DecayFraction", "ProximalL1",
            "STAGES", "chain", "build_chain", "apply_chain", "pure_decay"]
 
 STAGES = ("gradient", "step", "parameter")
@@ -85,6 +87,20 @@ class L1Subgradient:
             g[s] += self.l1 * np.sign(w_old[s])
 
 
+@dataclass(frozen=True)
+class PenaltyGradient:
+    """g ← g + ∇R(w_old) for a smooth penalty without an L1/L2 form (weight
+    elimination): its gradient, carried by the momentum."""
+
+    penalty: object
+    slices: tuple = field(repr=False)
+    stage: ClassVar[str] = "gradient"
+
+    def __call__(self, theta, g, w_old, lr):
+        for s in self.slices:
+            g[s] += self.penalty.grad(w_old[s])
+
+
 # ------------------------------------------------------------------ the step
 @dataclass(eq=False)
 class SGD:
@@ -121,6 +137,19 @@ class DecoupledL2:
     def __call__(self, theta, g, w_old, lr):
         for s in self.slices:
             theta[s] -= (lr * self.l2) * w_old[s]
+
+
+@dataclass(frozen=True)
+class DecoupledPenalty:
+    """w ← w − η·∇R(w_old) for a smooth penalty without an L1/L2 form, past the momentum."""
+
+    penalty: object
+    slices: tuple = field(repr=False)
+    stage: ClassVar[str] = "parameter"
+
+    def __call__(self, theta, g, w_old, lr):
+        for s in self.slices:
+            theta[s] -= lr * self.penalty.grad(w_old[s])
 
 
 @dataclass(frozen=True)
@@ -178,7 +207,7 @@ def chain(*rules) -> tuple:
 
 
 def build_chain(*, momentum: float, decay: str, decay_fraction: float, l1_mode: str,
-                l1: float, l2: float, slices, n_params: int) -> tuple:
+                l1: float, l2: float, slices, n_params: int, smooth=None) -> tuple:
     """The chain of one BackpropTrainer step: only the rules that act.
 
     Parameters
@@ -193,15 +222,22 @@ def build_chain(*, momentum: float, decay: str, decay_fraction: float, l1_mode: 
         The penalized parameters (the objective's ``penalty_slices``).
     n_params : int
         Length of theta (the velocity's).
+    smooth : penalty with ``grad``, optional
+        A penalty that is no elastic net (weight elimination): its gradient
+        acts where ``decay`` says λ₂ acts.
     """
     rules = []
     if l2 and decay == "coupled":
         rules.append(CoupledL2(l2, slices))
+    if smooth is not None and decay == "coupled":
+        rules.append(PenaltyGradient(smooth, slices))
     if l1 and l1_mode == "subgradient":
         rules.append(L1Subgradient(l1, slices))
     rules.append(SGD(momentum, np.zeros(n_params)))
     if l2 and decay == "decoupled":
         rules.append(DecoupledL2(l2, slices))
+    if smooth is not None and decay == "decoupled":
+        rules.append(DecoupledPenalty(smooth, slices))
     if decay_fraction:
         rules.append(DecayFraction(decay_fraction, slices))
     if l1 and l1_mode == "proximal":

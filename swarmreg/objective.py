@@ -19,9 +19,9 @@ from scipy.special import expit
 
 from . import checks
 from .model import MLP, check_finite, softmax
-from .penalties import L1, L2, ElasticNet, make_penalty, soft_threshold  # re-exported
+from .penalties import L1, L2, ElasticNet, WeightElimination, make_penalty, soft_threshold  # re-exported
 
-__all__ = ["L2", "L1", "ElasticNet", "RegularizedError", "LOSSES", "make_penalty", "soft_threshold",
+__all__ = ["L2", "L1", "ElasticNet", "WeightElimination", "RegularizedError", "LOSSES", "make_penalty", "soft_threshold",
            "MAX_MEMORY", "chunk_lengths", "batch_memory", "evaluation_memory"]
 
 LOSSES = ("mse", "cross_entropy", "binary_cross_entropy")
@@ -59,6 +59,12 @@ def chunk_lengths(model: MLP, n_samples: int, P: int, dtype=np.float64, max_memo
     sample_chunk = min(n, max(min(1024, cells), cells // P))
     particle_chunk = max(1, min(P, cells // sample_chunk))
     return particle_chunk, sample_chunk
+
+
+def elementwise(penalty) -> bool:
+    """Whether a penalty's value on a stack of weights needs temporaries of the
+    stack's size (an L1 part or weight elimination; a pure L2 sums squares in place)."""
+    return penalty is not None and (isinstance(penalty, WeightElimination) or penalty.l1 > 0)
 
 
 def batch_memory(model: MLP, n_samples: int, P: int, dtype=np.float64, max_memory: int = MAX_MEMORY,
@@ -122,7 +128,7 @@ class RegularizedError:
         the output activation; cross_entropy = mean of −log p(true class), from
         the logits by log-sum-exp; binary_cross_entropy = mean over all n·k
         entries of −[y log p + (1 − y) log(1 − p)], from the logits.
-    penalty : L2, L1, ElasticNet or None
+    penalty : L2, L1, ElasticNet, WeightElimination or None
     regularize_bias : bool
         Penalize biases too (off by default: decay leaves biases alone).
     dtype : numpy float dtype
@@ -151,8 +157,8 @@ class RegularizedError:
             raise ValueError(
                 f"loss='binary_cross_entropy' needs output='sigmoid', the model has output={model.output!r}"
             )
-        if penalty is not None and not isinstance(penalty, ElasticNet):
-            raise ValueError(f"penalty must be L2, L1, ElasticNet or None, got {penalty!r}")
+        if penalty is not None and not isinstance(penalty, (ElasticNet, WeightElimination)):
+            raise ValueError(f"penalty must be L2, L1, ElasticNet, WeightElimination or None, got {penalty!r}")
         try:
             ok = np.dtype(dtype) in (np.float64, np.float32)
         except TypeError:
@@ -313,7 +319,7 @@ class RegularizedError:
         """An upper estimate of the bytes one :meth:`batch` call on P particles
         allocates (see :func:`batch_memory`)."""
         return batch_memory(self.model, self.n_samples, P, self.dtype, self.max_memory,
-                            penalty=self.penalty is not None, l1=self.penalty is not None and self.penalty.l1 > 0)
+                            penalty=self.penalty is not None, l1=elementwise(self.penalty))
 
     def _loss_sum_T(self, z: np.ndarray, s0: int, s1: int) -> np.ndarray:
         """Per-particle sum of the per-entry loss from logits z (k, P, m) of

@@ -1,21 +1,25 @@
 """Penalties R(w) on the weights, and the proximal map they share with the trainers.
 
-Every penalty is an :class:`ElasticNet`, R(w) = l1·Σ|w| + (l2/2)·Σw²; :class:`L1`
-and :class:`L2` fix one part at zero.  :func:`soft_threshold` is the proximal
-map of the L1 part, used by :meth:`ElasticNet.prox` and by the proximal decay
-rule of :mod:`swarmreg.decay`.
+The weight-decay penalties are :class:`ElasticNet`, R(w) = l1·Σ|w| + (l2/2)·Σw²;
+:class:`L1` and :class:`L2` fix one part at zero.  :func:`soft_threshold` is
+the proximal map of the L1 part, used by :meth:`ElasticNet.prox` and by the
+proximal decay rule of :mod:`swarmreg.decay`.  :class:`WeightElimination` is
+the smooth, bounded penalty the PSO-regularization literature compares weight
+decay with; it has a value and a gradient, no proximal step.
 """
 
 from __future__ import annotations
 
 import numbers
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from . import checks
 
-__all__ = ["ElasticNet", "L2", "L1", "make_penalty", "soft_threshold"]
+__all__ = ["ElasticNet", "L2", "L1", "WeightElimination", "PENALTIES", "make_penalty", "soft_threshold"]
+
+PENALTIES = ("l2", "l1", "elastic", "weight_elimination")
 
 
 def soft_threshold(w, t: float, out: np.ndarray | None = None) -> np.ndarray:
@@ -124,10 +128,71 @@ class L1(ElasticNet):
         return "l1"
 
 
-def make_penalty(kind: str | None, lam: float = 0.0, l1_ratio: float = 0.5) -> ElasticNet | None:
-    """Build a penalty by name: "l2", "l1", "elastic" (λ split by ``l1_ratio``) or None."""
+@dataclass(frozen=True)
+class WeightElimination:
+    """R(w) = λ·Σ u/(1 + u) with u = (w/w0)² (Weigend, Rumelhart & Huberman,
+    "Generalization by weight-elimination with application to forecasting",
+    NIPS 3, 1991).
+
+    A weight much smaller than w0 costs about λ·(w/w0)², like L2 with
+    λ₂ = 2λ/w0²; a weight much larger costs about λ whatever its size, so the
+    penalty prunes small weights and leaves large ones alone.  The gradient is
+    λ·(2w/w0²)/(1 + u)².  ``value`` and ``grad`` work on the last axis like
+    the other penalties'.
+
+    Parameters
+    ----------
+    lam : float, >= 0
+    w0 : float, > 0
+        The scale that separates "small" from "large" weights.
+    """
+
+    lam: float
+    w0: float = 1.0
+    l1: float = field(default=0.0, init=False, repr=False)  # no L1 or L2 part for the decay rules
+    l2: float = field(default=0.0, init=False, repr=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "lam", checks.real("lam", self.lam))
+        object.__setattr__(self, "w0", checks.real("w0", self.w0, positive=True))
+
+    def value(self, w) -> np.ndarray | float:
+        """R(w); w of shape (m,) gives a float, (P, m) gives (P,).  Finite for
+        every finite w (a weight whose (w/w0)² overflows costs exactly λ)."""
+        w = np.asarray(w, dtype=float)
+        with np.errstate(over="ignore", invalid="ignore"):
+            u = np.square(w / self.w0)
+            # u/(1 + u) loses nothing for u <= 1; above, 1 − 1/(1 + u) also holds u = inf
+            share = np.where(u <= 1.0, u / (1.0 + u), 1.0 - 1.0 / (1.0 + u))
+        r = self.lam * share.sum(axis=-1)
+        return float(r) if w.ndim == 1 else r
+
+    def grad(self, w) -> np.ndarray:
+        """λ·(2/w0)·t/(1 + t²)² with t = w/w0 (computed through 1/t where |t| > 1,
+        so that huge weights get a gradient of 0, not NaN)."""
+        w = np.asarray(w, dtype=float)
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            t = w / self.w0
+            big = np.abs(t) > 1.0
+            s = np.where(big, 1.0 / np.where(big, t, 1.0), 0.0)
+            f = np.where(big, s**3 / np.square(1.0 + s * s), t / np.square(1.0 + t * t))
+            return self.lam * (2.0 * f) / self.w0
+
+    def prox(self, w, step: float):
+        raise ValueError("weight elimination has no proximal step; use its gradient")
+
+    @property
+    def kind(self) -> str:
+        return "weight_elimination"
+
+
+def make_penalty(kind: str | None, lam: float = 0.0, l1_ratio: float = 0.5, w0: float = 1.0):
+    """Build a penalty by name: "l2", "l1", "elastic" (λ split by ``l1_ratio``),
+    "weight_elimination" (scale ``w0``) or None."""
     if kind is None or kind == "none":
         return None
+    if kind == "weight_elimination":
+        return WeightElimination(lam, w0)
     if kind == "l2":
         return L2(lam)
     if kind == "l1":
@@ -137,4 +202,4 @@ def make_penalty(kind: str | None, lam: float = 0.0, l1_ratio: float = 0.5) -> E
         if isinstance(l1_ratio, bool) or not isinstance(l1_ratio, numbers.Real) or not 0.0 <= l1_ratio <= 1.0:
             raise ValueError(f"l1_ratio must lie in [0, 1], got {l1_ratio!r}")
         return ElasticNet(l1=lam * l1_ratio, l2=lam * (1.0 - l1_ratio))
-    raise ValueError(f"penalty={kind!r} is not a penalty; valid: l2, l1, elastic, none")
+    raise ValueError(f"penalty={kind!r} is not a penalty; valid: {', '.join(PENALTIES)}, none")

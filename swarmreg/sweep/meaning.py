@@ -33,9 +33,9 @@ class Penalty:
     kinds = None          # every trainer kind
     sets = ()             # trainer settings λ takes over
 
-    def penalty(self, lam: float, kind: str, l1_ratio: float):
+    def penalty(self, lam: float, kind: str, l1_ratio: float, w0: float = 1.0):
         """The objective's penalty for this λ."""
-        return make_penalty(kind, lam, l1_ratio)
+        return make_penalty(kind, lam, l1_ratio, w0)
 
     def settings(self, lam: float) -> dict:
         """Trainer settings this λ sets."""
@@ -59,7 +59,7 @@ class DecayFraction:
     kinds = ("backprop",)
     sets = ("decay_fraction",)
 
-    def penalty(self, lam: float, kind: str, l1_ratio: float):
+    def penalty(self, lam: float, kind: str, l1_ratio: float, w0: float = 1.0):
         return None
 
     def settings(self, lam: float) -> dict:
