@@ -215,6 +215,18 @@ class MLP:
             theta[l.w_start:l.w_stop] = rng.uniform(-limit, limit, l.w_stop - l.w_start)
         return theta
 
+    def start_widths(self, fraction: float) -> np.ndarray:
+        """Half widths of a start scaled to the network: ``fraction`` × each
+        layer's Glorot limit √(6 / (fan_in + fan_out)) for its weights and
+        ``fraction`` for every bias → (n_params,).
+
+        The gradient-free trainers start there (see :func:`swarmreg.swarm.init_box`).
+        """
+        half = np.full(self.n_params, float(fraction))
+        for l in self.layers:
+            half[l.w_start:l.w_stop] = fraction * np.sqrt(6.0 / (l.fan_in + l.fan_out))
+        return half
+
     # ----------------------------------------------------------------- compute
     def check_X(self, X, name: str = "X") -> np.ndarray:
         """Return ``X`` as a finite float array of shape (n, n_inputs)."""

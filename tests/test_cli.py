@@ -78,7 +78,7 @@ def test_train_prints_a_summary_table():
     rows = table(proc.stdout)
     assert rows["trainer"] == "swarm" and rows["dataset"] == "iris" and rows["status"] == "max_iter"
     assert rows["penalty"] == "l2 λ=0.001"
-    assert rows["iterations"] == "20"
+    assert rows["iterations"] == "19"  # 20 evaluations of the swarm: the initial one and 19 moves
     E, D, R = (float(rows[k]) for k in ("E = D + R", "D (train)", "R"))
     assert E == pytest.approx(D + R, rel=1e-5)  # printed with 6 significant digits
     assert R == pytest.approx(0.5 * 1e-3 * float(rows["Σw²"]), rel=1e-5)  # R = λ/2 Σw²
@@ -118,7 +118,7 @@ def test_train_with_list_and_string_settings(capsys):
     args = ["train", "--dataset", "sine", "--trainer", "swarm", "--hidden", "2", "--set", "iterations=4",
             "--set", "particles=5", "--set", "topology=ring", "--set", "bounds=[-3, 3]", "--set", "v_max=0.5"]
     assert main(args) == 0
-    assert table(capsys.readouterr().out)["iterations"] == "4"
+    assert table(capsys.readouterr().out)["iterations"] == "3"  # 4 evaluations of the swarm, 3 moves
 
 
 def test_sweep_command_writes_and_resumes(tmp_path, capsys):

@@ -157,7 +157,7 @@ def test_global_swarm_reproduces_pyswarms_step_for_step(tmp_path, monkeypatch):
     stream = np.random.Generator(stream)
     stream.random(2 * P * objective.n_params)
     # U[0, 1) positions, velocities −0.5 + U[0, 1) and the clamp ±0.5, as PySwarms has them
-    r = SwarmTrainer(particles=P, iterations=T - 1, inertia=0.8, c1=1.2, c2=0.9, bounds=None,
+    r = SwarmTrainer(particles=P, iterations=T, inertia=0.8, c1=1.2, c2=0.9, gcpso=False, bounds=None,
                      init_range=(0.0, 1.0), v_max=0.5).fit(objective, seed=stream)
     np.testing.assert_allclose(r.history["value"], opt.cost_history, rtol=1e-10)
     np.testing.assert_allclose(r.theta, best_pos, rtol=1e-10, atol=1e-12)
@@ -170,12 +170,12 @@ def test_plain_function_needs_only_n_params_and_batch():
     assert r.data_loss == r.value and r.penalty == 0.0
     # no model: weight statistics over every coordinate
     assert r.history["weight_sq_norm"][-1] == pytest.approx(np.sum(r.theta**2))
-    assert r.forward_samples == 20 * 301  # one sample per particle and evaluation
+    assert r.forward_samples == 20 * 300  # one sample per particle and evaluation: P · iterations
 
 
 def test_history_columns_follow_the_swarm():
     P, D = 40, 30
-    r = SwarmTrainer(particles=P, iterations=400).fit(Function(sphere, D), seed=2)
+    r = SwarmTrainer(particles=P, iterations=401).fit(Function(sphere, D), seed=2)  # 401 evaluations, 400 moves
     h = r.history
     np.testing.assert_array_equal(h["iteration"], np.arange(401))
     np.testing.assert_array_equal(h["forward_samples"], P * np.arange(1, 402))
@@ -220,7 +220,7 @@ def test_stalled_after_patience_iterations_without_improvement():
     r = SwarmTrainer(particles=5, iterations=100, tol=1.0, patience=4).fit(Function(sphere, 3), seed=0)
     assert r.status == "stalled" and r.iterations == 4
     r = SwarmTrainer(particles=5, iterations=30, patience=None).fit(flat, seed=0)
-    assert r.status == "max_iter" and r.iterations == 30
+    assert r.status == "max_iter" and r.iterations == 29  # 30 evaluations, 29 moves
 
 
 def test_float32_objective_agrees_with_float64():

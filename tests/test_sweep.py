@@ -418,7 +418,7 @@ def test_record_matches_an_independent_swarm_run():
         assert rec[f"{split}_rmse"] is None
     assert (rec["dataset"], rec["task"], rec["trainer"], rec["kind"], rec["lam"], rec["seed"]) == \
         ("iris", "classification", "swarm", "swarm", 1e-2, 1)
-    assert rec["forward_samples"] == res.forward_samples and rec["iterations"] == 30
+    assert rec["forward_samples"] == res.forward_samples and rec["iterations"] == 29  # 30 evaluations, 29 moves
     assert rec["config"]["trainer"]["settings"] == {"particles": 8, "iterations": 30}
     json.dumps(rec, allow_nan=False)  # plain JSON
 
