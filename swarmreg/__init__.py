@@ -2,20 +2,20 @@
 training the same network under L2 / L1 regularization.
 
 Each trainer can be imported on its own (``from swarmreg.swarm import
-SwarmTrainer``); this package re-exports the shared pieces and all three,
+SwarmTrainer``); this package re-exports the shared pieces and every trainer,
 imported when first used (so that ``swarmreg --help`` and Ctrl-C at start-up
 do not wait for numpy and scipy).
 """
 
 import importlib
 
-__all__ = ["MLP", "RegularizedError", "L1", "L2", "ElasticNet", "TrainResult",
-           "BackpropTrainer", "SwarmTrainer", "LBFGSTrainer"]
+__all__ = ["MLP", "RegularizedError", "L1", "L2", "ElasticNet", "WeightElimination", "TrainResult",
+           "BackpropTrainer", "SwarmTrainer", "CMAESTrainer", "LBFGSTrainer"]
 __version__ = "0.1.0"
 
 _HOMES = {"MLP": "model", "RegularizedError": "objective", "L1": "penalties", "L2": "penalties",
-          "ElasticNet": "penalties", "TrainResult": "result", "BackpropTrainer": "backprop",
-          "SwarmTrainer": "swarm", "LBFGSTrainer": "reference"}
+          "ElasticNet": "penalties", "WeightElimination": "penalties", "TrainResult": "result",
+          "BackpropTrainer": "backprop", "SwarmTrainer": "swarm", "CMAESTrainer": "cmaes", "LBFGSTrainer": "reference"}
 
 
 def __getattr__(name):

@@ -294,7 +294,7 @@ TABLE = [
     spec_case("setting of the wrong type", edited("epochs = 2", 'epochs = "two"'), r"trainers\[0\]: epochs must be"),
     spec_case("setting too large for a float", edited("lr = 0.1", "lr = " + "9" * 400), r"trainers\[0\]: lr"),
     spec_case("unknown trainer kind", edited('kind = "swarm"', 'kind = "adam"'),
-              r"trainers\[1\]: kind must be one of backprop, swarm, lbfgs, got 'adam'"),
+              r"trainers\[1\]: kind must be one of backprop, swarm, lbfgs, cmaes, got 'adam'"),
     spec_case("trainer kind a list", edited('kind = "swarm"', 'kind = ["swarm"]'), r"trainers\[1\]: kind"),
     spec_case("unknown data set", edited('datasets = ["iris"]', 'datasets = ["mnist"]'),
               r"datasets: unknown data set 'mnist'; valid: iris"),

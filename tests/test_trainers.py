@@ -14,6 +14,7 @@ import pytest
 
 from swarmreg import MLP, RegularizedError, L1, L2, checks
 from swarmreg.backprop import BackpropTrainer
+from swarmreg.cmaes import CMAESTrainer
 from swarmreg.reference import LBFGSTrainer
 from swarmreg.result import HISTORY_COLUMNS, STATUSES, TrainResult
 from swarmreg.swarm import SwarmTrainer
@@ -25,6 +26,7 @@ QUICK = {
     "backprop": lambda: BackpropTrainer(lr=0.1, epochs=20, batch_size=16),
     "swarm": lambda: SwarmTrainer(particles=12, iterations=25),
     "lbfgs": lambda: LBFGSTrainer(max_iter=25),
+    "cmaes": lambda: CMAESTrainer(evaluations=300),
 }
 # Bad settings per trainer: (kwargs, the name the error must mention).
 BAD = {
@@ -33,8 +35,11 @@ BAD = {
     "swarm": [({"particles": 1}, "particles"), ({"iterations": 0}, "iterations"), ({"c1": -0.5}, "c1"),
               ({"topology": "star"}, "topology"), ({"bounds": (1, -1)}, "bounds")],
     "lbfgs": [({"max_iter": 0}, "max_iter"), ({"tol": 0.0}, "tol")],
+    "cmaes": [({"evaluations": 1}, "evaluations"), ({"population": 1}, "population"),
+              ({"init_scale": 0.0}, "init_scale"), ({"diagonal": "yes"}, "diagonal"),
+              ({"evaluations": 10, "population": 6}, "evaluations")],
 }
-CLASSES = {"backprop": BackpropTrainer, "swarm": SwarmTrainer, "lbfgs": LBFGSTrainer}
+CLASSES = {"backprop": BackpropTrainer, "swarm": SwarmTrainer, "lbfgs": LBFGSTrainer, "cmaes": CMAESTrainer}
 NAMES = list(QUICK)
 
 
@@ -128,6 +133,7 @@ LAMBDA_RUNS = {
     "backprop": lambda: BackpropTrainer(lr=0.1, epochs=300),
     "swarm": lambda: SwarmTrainer(particles=20, iterations=300),
     "lbfgs": lambda: LBFGSTrainer(),
+    "cmaes": lambda: CMAESTrainer(evaluations=3000),
 }
 
 
@@ -165,6 +171,7 @@ RIDGE = {  # trainer, relative tolerance in E
     "lbfgs": (lambda: LBFGSTrainer(), 1e-8),
     "swarm": (lambda: SwarmTrainer(particles=30, iterations=400), 1e-3),
     "backprop": (lambda: BackpropTrainer(lr=0.2, epochs=600), 1e-5),
+    "cmaes": (lambda: CMAESTrainer(evaluations=6000), 1e-6),
 }
 
 
@@ -281,13 +288,14 @@ def test_a_swarm_too_large_for_the_machine_is_refused_before_allocating(monkeypa
     model = MLP((4, 100000, 3), output="softmax")  # 800 003 parameters
     obj = RegularizedError(model, rng.normal(size=(150, 4)), rng.integers(0, 3, 150))
     trainer = SwarmTrainer(particles=1000, iterations=5)
-    # 1000 × 800 003 × (6 float64 planes + a bool mask) ≈ 39.2e9 bytes, and one evaluation of the
-    # best theta on 150 samples (two layers of 150 × 100 000 float64, 0.24e9)
-    assert 39.2e9 < trainer.memory_bytes(model, 150, l1=False) < 39.5e9
+    # 1000 × 800 003 × (6 float64 planes + a bool mask) ≈ 39.2e9 bytes, one evaluation of the
+    # best theta on 150 samples (two layers of 150 × 100 000 float64, 0.24e9), and the vectors of
+    # D floats (the best point, the start's widths, the clamp, GCPSO's: 11 × 6.4e6 = 0.07e9)
+    assert 39.2e9 < trainer.memory_bytes(model, 150, l1=False) < 39.6e9
     tracemalloc.start()
     try:
         with pytest.raises(ValueError, match=r"^SwarmTrainer\.fit of MLP\(sizes=\(4, 100000, 3\).* on 150 samples "
-                                             r"needs about 39 GB of memory; this machine has 23 GB available$"):
+                                             r"needs about 40 GB of memory; this machine has 23 GB available$"):
             trainer.fit(obj, seed=0)
         peak = tracemalloc.get_traced_memory()[1]
     finally:

@@ -19,7 +19,9 @@ import numpy as np
 
 from .. import records
 from ..backprop import BackpropTrainer
+from ..cmaes import CMAESTrainer
 from ..data import load_dataset
+from ..measures import effective_weights, saturation, trivial_theta
 from ..model import MLP
 from ..objective import RegularizedError
 from ..reference import LBFGSTrainer
@@ -31,7 +33,7 @@ __all__ = ["TRAINER_KINDS", "run_id", "run_seed", "expand_runs", "build_problem"
            "check_loss", "memory_estimate", "record_bytes", "network_size", "dataset", "HISTORY_ROWS", "NEAR_ZERO"]
 
 #: The trainer kinds a spec may name, and the class each one builds.
-TRAINER_KINDS = {"backprop": BackpropTrainer, "swarm": SwarmTrainer, "lbfgs": LBFGSTrainer}
+TRAINER_KINDS = {"backprop": BackpropTrainer, "swarm": SwarmTrainer, "lbfgs": LBFGSTrainer, "cmaes": CMAESTrainer}
 NEAR_ZERO = 1e-3     # |w| below this counts as near zero in a record
 HISTORY_ROWS = 200   # a record keeps at most this many rows of the trainer's history
 
@@ -66,6 +68,8 @@ def expand_runs(spec) -> Iterator[dict]:
                         "model": model, "loss": spec.loss, "penalty": spec.penalty, "l1_ratio": spec.l1_ratio,
                         "trainer": config,
                     }
+                    if spec.penalty == "weight_elimination":
+                        run["w0"] = spec.w0  # only there: the ids of every other sweep stay as they were
                     run["id"] = run_id(run)
                     run["sweep"] = spec.name  # a label, not part of the id
                     yield run
@@ -99,7 +103,7 @@ def build_problem(run: dict):
     ds = dataset(run["dataset"], run["seed"], run["test_fraction"], run["validation_fraction"])
     model = _network(ds, run["model"]["hidden"], run["model"]["activation"])
     meaning = MEANINGS[run["trainer"]["lam_as"]]
-    penalty = meaning.penalty(run["lam"], run["penalty"], run["l1_ratio"])
+    penalty = meaning.penalty(run["lam"], run["penalty"], run["l1_ratio"], run.get("w0", 1.0))
     objective = RegularizedError(model, ds.X_train, ds.y_train, loss=None if run["loss"] == "auto" else run["loss"],
                                  penalty=penalty)
     return ds, model, objective
@@ -177,6 +181,11 @@ def run_one(run: dict) -> dict:
                         ("test", ds.X_test, ds.y_test)):
         for key, v in _split_scores(model, theta, X, y, objective.loss, ds.task, scale).items():
             scores[f"{split}_{key}"] = v
+    history = res.history
+    diversity = history.get("diversity")
+    zero = np.zeros(model.n_params)
+    trivial = _split_scores(model, trivial_theta(model, ds.y_train, objective.loss), ds.X_test, ds.y_test,
+                            objective.loss, ds.task)["loss"]
     record = records.new_record(
         id=run["id"], spec_hash=None, sweep=run.get("sweep", ""), dataset=run["dataset"], task=ds.task,
         trainer=t["name"], kind=t["kind"], lam=run["lam"], lam_as=t["lam_as"],
@@ -188,6 +197,10 @@ def run_one(run: dict) -> dict:
         value=_number(res.value), data_loss=_number(res.data_loss), penalty_value=_number(res.penalty),
         weight_sq_norm=_number(sq), zero_fraction=zeros,
         near_zero_fraction=float(np.mean(np.abs(w) < NEAR_ZERO)) if w.size else 0.0,
+        effective_weights=effective_weights(theta, model.weight_mask),
+        saturation=_number(saturation(model, theta, ds.X_train)),
+        final_diversity=_number(diversity[-1]) if diversity is not None and len(diversity) else None,
+        zero_value=_number(objective(zero)), trivial_test_loss=trivial,
         forward_samples=int(res.forward_samples), backward_samples=int(res.backward_samples),
         iterations=int(res.iterations), seconds=float(res.seconds), status=res.status,
         theta=[_number(x) for x in theta.tolist()],

@@ -6,7 +6,7 @@ A spec describes every (data set, trainer configuration, λ, seed) of a sweep
     name = "example"
     datasets = ["iris"]
     seeds = [0, 1, 2]                 # or a count: seeds = 3 → 0, 1, 2
-    penalty = "l2"                    # "l2", "l1" or "elastic" (then l1_ratio)
+    penalty = "l2"                    # "l2", "l1", "elastic" (then l1_ratio) or "weight_elimination" (then w0)
     lambdas = [0.0, 1e-3, 1e-2]       # or a [lambda_range] table
     [model]
     hidden = [20]
@@ -40,6 +40,7 @@ from .. import checks
 from ..files import read_regular
 from ..data import available, load_dataset
 from ..model import HIDDEN_ACTIVATIONS
+from ..penalties import PENALTIES
 from . import runs
 from .meaning import MEANINGS, RENAMED
 
@@ -53,8 +54,9 @@ TOP_KEYS = {
     "name": "a label for the sweep (str)",
     "datasets": "data set names (list of str)",
     "seeds": "replicate seeds (list of int, or a count)",
-    "penalty": '"l2", "l1" or "elastic"',
+    "penalty": '"l2", "l1", "elastic" or "weight_elimination"',
     "l1_ratio": "share of λ on the L1 part for penalty = \"elastic\" (number in [0, 1])",
+    "w0": "the scale of penalty = \"weight_elimination\" (number > 0)",
     "lambdas": "the λ grid (list of numbers >= 0)",
     "lambda_range": "a log-spaced λ grid: {start, stop, num, zero}",
     "loss": '"auto", "mse", "cross_entropy" or "binary_cross_entropy"',
@@ -66,7 +68,7 @@ TOP_KEYS = {
 RANGE_KEYS = {"start": "smallest λ > 0", "stop": "largest λ", "num": "number of log-spaced values",
               "zero": "also include λ = 0 (bool)"}
 MODEL_KEYS = {"hidden": "hidden layer widths (list of int)", "activation": "hidden activation (str)"}
-TRAINER_META = {"name": "a unique label (str)", "kind": "backprop, swarm or lbfgs",
+TRAINER_META = {"name": "a unique label (str)", "kind": "backprop, swarm, lbfgs or cmaes",
                 "lam_as": f"what λ is: {', '.join(repr(m) for m in MEANINGS)} (see swarmreg.sweep.meaning)"}
 LOSSES = ("auto", "mse", "cross_entropy", "binary_cross_entropy")
 #: Former trainer settings, refused with their new name.
@@ -141,8 +143,10 @@ class Spec:
     datasets : tuple of str
         Without duplicates, in the spec's order.
     seeds : tuple of int
-    penalty : {"l2", "l1", "elastic"}
+    penalty : {"l2", "l1", "elastic", "weight_elimination"}
     l1_ratio : float
+    w0 : float
+        Weight elimination's scale (part of the spec's identity only for that penalty).
     lambdas : tuple of float
         Sorted, without duplicates, -0.0 as 0.0.
     loss : {"auto", "mse", "cross_entropy", "binary_cross_entropy"}
@@ -164,6 +168,7 @@ class Spec:
     validation_fraction: float
     model: ModelSpec
     trainers: tuple
+    w0: float = 1.0
     source: str = field(default="spec", compare=False)
 
     @property
@@ -173,8 +178,9 @@ class Spec:
 
     def to_toml(self) -> dict:
         """The TOML-shaped form: ``parse_spec(s.to_toml()) == s``."""
+        shape = {"w0": self.w0} if self.penalty == "weight_elimination" else {}
         return {"name": self.name, "datasets": list(self.datasets), "seeds": list(self.seeds),
-                "penalty": self.penalty, "l1_ratio": self.l1_ratio, "lambdas": list(self.lambdas),
+                "penalty": self.penalty, "l1_ratio": self.l1_ratio, **shape, "lambdas": list(self.lambdas),
                 "loss": self.loss, "test_fraction": self.test_fraction,
                 "validation_fraction": self.validation_fraction, "model": self.model.to_toml(),
                 "trainers": [t.to_toml() for t in self.trainers]}
@@ -280,12 +286,14 @@ def _seeds(raw, source: str) -> tuple:
     return tuple(dict.fromkeys(seeds))
 
 
-def _penalty(raw, source: str) -> tuple[str, float]:
+def _penalty(raw, source: str) -> tuple[str, float, float]:
     penalty = raw.get("penalty", "l2")
-    _expect(penalty in ("l2", "l1", "elastic"), source, "penalty", 'one of "l2", "l1", "elastic"', penalty)
+    _expect(penalty in PENALTIES, source, "penalty", "one of " + ", ".join(f'"{k}"' for k in PENALTIES), penalty)
     l1_ratio = raw.get("l1_ratio", 0.5)
     _expect(_is_number(l1_ratio) and 0.0 <= l1_ratio <= 1.0, source, "l1_ratio", "a number in [0, 1]", l1_ratio)
-    return penalty, float(l1_ratio)
+    w0 = raw.get("w0", 1.0)
+    _expect(_is_number(w0) and math.isfinite(w0) and w0 > 0, source, "w0", "a finite number > 0", w0)
+    return penalty, float(l1_ratio), float(w0)
 
 
 def _lambdas(raw, source: str) -> tuple:
@@ -367,6 +375,8 @@ def _setting(where: str, key: str, value, default):
             value = tuple(float(v) for v in value)
         elif isinstance(value, str) and value == "none":
             value = None
+        elif default is None and isinstance(value, bool):
+            pass  # a tri-state setting (gcpso): None means "the trainer decides"; the trainer checks it
         else:
             _expect(_is_number(value) or value is None, where, key, 'a number, a list of numbers or "none"', value)
     return value
@@ -448,14 +458,14 @@ def parse_spec(raw, source: str = "spec") -> Spec:
     if isinstance(raw, Spec):
         return raw
     _table(raw, source)
-    penalty, l1_ratio = _penalty(raw, source)
+    penalty, l1_ratio, w0 = _penalty(raw, source)
     lambdas = _lambdas(raw, source)
     test_fraction, validation_fraction = _fractions(raw, source)
     name = _name(raw.get("name", "sweep"), source, "name")
     spec = Spec(name=name, datasets=_datasets(raw, source), seeds=_seeds(raw, source), penalty=penalty,
                 l1_ratio=l1_ratio, lambdas=lambdas, loss=_loss(raw, source), test_fraction=test_fraction,
                 validation_fraction=validation_fraction, model=_model(raw, source),
-                trainers=_trainers(raw, source, penalty, lambdas), source=source)
+                trainers=_trainers(raw, source, penalty, lambdas), w0=w0, source=source)
     _check_data(spec)
     return spec
 
