@@ -24,7 +24,10 @@ from . import checks
 from . import records as R
 
 __all__ = ["plot_lambda_error", "plot_weight_norm", "plot_objective_gap", "plot_l1_sparsity", "plot_fits",
-           "plot_decay_trajectory", "plot_convention_shift", "plot_convergence", "text"]
+           "plot_decay_trajectory", "plot_convention_shift", "plot_convergence", "plot_swarm_variants",
+           "plot_swarm_behaviour", "text"]
+
+_TRIVIAL_STYLE = {"color": "gray", "linestyle": ":", "linewidth": 1.2}
 
 _REF_STYLE = {"color": "black", "linestyle": "--"}
 _DRAW_LIMIT = 1e100
@@ -168,12 +171,16 @@ def plot_lambda_error(records) -> Figure:
                     k = int(np.flatnonzero(xs == best)[0])
                     ax.plot(_drawable([best]), _drawable([med[k]]), marker="*", markersize=13,
                             color=line.get_color(), markeredgecolor="black", linestyle="none")
+            trivial = R.median([r.get("trivial_test_loss") for r in recs])
+            if split == "test" and trivial is not None:
+                ax.axhline(float(_drawable([trivial])[0]), **_TRIVIAL_STYLE, label="trivial predictor")
             _lam_axis(ax, [r["lam"] for r in recs])
             _y_log(ax, *_drawn_y(ax))
             ax.set_ylabel(_loss_name(recs))
             ax.set_title(text(f"{ds}: {'validation' if split == 'val' else split} error"))
     axes[0, 0].plot([], [], marker="*", markersize=10, color="gray", linestyle="none",
                     label="best λ (validation)")
+    axes[0, 0].plot([], [], **_TRIVIAL_STYLE, label="trivial predictor (test)")
     _legend(axes[0, 0])
     fig.suptitle("Error against λ (L2): median over seeds, band = interquartile range")
     return fig
@@ -198,19 +205,23 @@ def plot_weight_norm(records) -> Figure:
     return fig
 
 
-def plot_objective_gap(records) -> Figure:
-    """E reached minus the reference optimum's E, against λ: how well each trainer
-    minimizes the penalized error it is given."""
-    gaps = R.objective_gaps(R.main_records(records))
+def _gap_figure(recs, title: str, empty: str) -> Figure:
+    """E − E(reference) against λ per trainer, one panel per data set: the reference at 0
+    (dashed) and the band a trainer must end in to count as minimizing E (dotted)."""
+    gaps = R.objective_gaps(recs)
     if not gaps:
-        return _empty("no runs with a matching L-BFGS reference")
+        return _empty(empty)
+    reference = R.reference_medians(recs)
     datasets = R.datasets(gaps)
     fig, axes = _panel_grid(len(datasets))
     for ax, ds in zip(axes, datasets):
-        recs = [r for r in gaps if r["dataset"] == ds]
-        _trainer_lines(ax, recs, "gap")
+        mine = [r for r in gaps if r["dataset"] == ds]
+        _trainer_lines(ax, mine, "gap")
         ax.axhline(0.0, **_REF_STYLE, linewidth=1, label="reference (L-BFGS)")
-        _lam_axis(ax, [r["lam"] for r in recs])
+        lams = sorted(lam for d, lam in reference if d == ds and reference[d, lam] is not None)
+        ax.plot(_drawable(lams), _drawable([R.gap_allowed(reference[ds, lam]) for lam in lams]),
+                **_TRIVIAL_STYLE, label="allowed: max(5 %, 0.01) of E(reference)")
+        _lam_axis(ax, [r["lam"] for r in mine])
         # linear within ±1e-6 (numerically equal), logarithmic beyond
         ax.set_yscale("symlog", linthresh=1e-6, linscale=0.5)
         top = max((float(np.nanmax(np.abs(y))) for y in _drawn_y(ax) if np.isfinite(y).any()), default=1.0)
@@ -218,8 +229,15 @@ def plot_objective_gap(records) -> Figure:
         ax.set_ylabel("E − E(reference)")
         ax.set_title(text(ds))
     _legend(axes[0])
-    fig.suptitle("Objective gap to the L-BFGS reference (below 0: a better local optimum than the reference)")
+    fig.suptitle(title)
     return fig
+
+
+def plot_objective_gap(records) -> Figure:
+    """E reached minus the reference optimum's E, against λ: how well each trainer
+    minimizes the penalized error it is given."""
+    return _gap_figure(R.main_records(records), "Objective gap to the L-BFGS reference (below 0: a better local "
+                       "optimum than the reference)", "no runs with a matching L-BFGS reference")
 
 
 def plot_l1_sparsity(records) -> Figure:
@@ -371,4 +389,48 @@ def plot_convergence(records, lam: float | None = None, dataset: str | None = No
         ax.set_ylabel("E = D + R (training data)")
     _legend(axes[0, 0])
     fig.suptitle(text(f"Convergence per unit of work on {dataset} at λ = {lam:g} (median over seeds)"))
+    return fig
+
+
+def plot_swarm_variants(records) -> Figure:
+    """The objective gap against λ of every swarm variant and CMA-ES (the
+    records of :func:`swarmreg.records.variant_records`), one panel per data
+    set, with the band a trainer must end in to count as minimizing E."""
+    return _gap_figure(R.variant_records(records), "Swarm variants and CMA-ES at the same budget: objective gap "
+                       "to the L-BFGS optimum", "no gradient-free runs with a matching L-BFGS reference")
+
+
+def plot_swarm_behaviour(records) -> Figure:
+    """What the penalty does to a swarm: its diversity over the iterations at
+    several λ, and the hidden units' saturation and the effective number of
+    weights against λ for every trainer, on the data set with the largest
+    network among the L2 records."""
+    recs = [r for r in R.main_records(records) if R.finished(r)]
+    swarms = [r for r in recs if r["kind"] == "swarm"]
+    if not swarms:
+        return _empty("no swarm records")
+    ds = max(R.datasets(swarms), key=lambda d: max(len(r["theta"]) for r in swarms if r["dataset"] == d))
+    mine = [r for r in recs if r["dataset"] == ds]
+    swarm = R.trainer_names([r for r in swarms if r["dataset"] == ds])[0]
+    fig, axes = _grid(1, 3, width=4.6, height=3.6)
+    ax = axes[0, 0]
+    curves = R.diversity_curves(mine, swarm, ds)
+    lams = sorted(curves)
+    shown = [lams[i] for i in sorted({int(round(k)) for k in np.linspace(0, len(lams) - 1, min(5, len(lams)))})]
+    for lam in shown:
+        it, div = curves[lam]
+        ax.plot(_drawable(it), _drawable(div), label=text(f"λ = {lam:g}"))
+    _y_log(ax, *[curves[lam][1] for lam in shown])
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("diversity: mean distance to the centroid")
+    ax.set_title(text(f"{swarm} on {ds}"))
+    _legend(ax)
+    for ax, key, label in ((axes[0, 1], "saturation", "saturated hidden activations (share)"),
+                           (axes[0, 2], "effective_weights", f"weights with |w| > {R.EFFECTIVE_WEIGHT:g}")):
+        _trainer_lines(ax, mine, key)
+        _lam_axis(ax, [r["lam"] for r in mine])
+        ax.set_ylabel(label)
+        ax.set_title(text(ds))
+    _legend(axes[0, 1])
+    fig.suptitle("The swarm under the penalty: diversity, saturation and effective size (median over seeds)")
     return fig

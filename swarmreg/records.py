@@ -33,16 +33,34 @@ __all__ = ["FIELDS", "FIELD_NAMES", "SPLITS", "SPLIT_SCORES", "Field", "new_reco
            "kind_of", "summarize", "best_lambda", "objective_gaps", "best_lambda_rows", "wilcoxon_rows",
            "transition_lambda", "quartiles", "median_curve", "median_curve_on_log_grid", "median", "middle_lambda",
            "decay_envelope", "datasets", "fit_curves", "convention_records", "convention_crossings",
-           "box_edge_fractions", "TASKS"]
+           "box_edge_fractions", "TASKS", "GRADIENT_FREE", "VARIANT_SWEEP", "GAP_SHARE", "GAP_FLOOR",
+           "variant_records", "gap_allowed", "failing_lambdas", "reference_medians", "diversity_curves", "EFFECTIVE_WEIGHT", "SATURATED_TANH", "SATURATED_SIGMOID"]
 
 TASKS = ("classification", "regression")
 SPLITS = ("train", "val", "test")
 SPLIT_SCORES = ("loss", "accuracy", "rmse")
 REFERENCE_KIND = "lbfgs"
+#: Trainers that see only values of E.
+GRADIENT_FREE = ("swarm", "cmaes")
+#: The built-in sweep of swarm variants: drawn in its own figure, kept out of the others.
+VARIANT_SWEEP = "report-swarm"
+VARIANT_SWEEPS = (VARIANT_SWEEP, VARIANT_SWEEP + "-quick")  # and its quick version (see swarmreg.report)
+#: A trainer minimizes E when its median E is within max(GAP_SHARE · E_ref, GAP_FLOOR) of the reference's.
+GAP_SHARE = 0.05
+GAP_FLOOR = 0.01
 #: The ``lam_as`` of records whose λ is the canonical penalty strength.
 PENALTY = "penalty"
 
 _HEX16 = re.compile(r"[0-9a-f]{16}\Z")
+#: A weight counts towards the effective size of a network above this |w|
+#: (inputs are standardized, so such a weight moves its unit by 1 % of a
+#: standard deviation of its input).
+EFFECTIVE_WEIGHT = 0.01
+#: A hidden activation is saturated beyond these (Rakitianskaia & Engelbrecht,
+#: "Saturation in PSO neural network training: good or evil?", IEEE CEC 2015,
+#: measure the share of such activations).
+SATURATED_TANH = 0.95
+SATURATED_SIGMOID = 0.05
 
 
 @dataclass(frozen=True)
@@ -73,7 +91,7 @@ FIELDS = (
     Field("dataset", "str", "the data set"),
     Field("task", "task", "classification or regression"),
     Field("trainer", "str", "the trainer configuration's name"),
-    Field("kind", "str", "backprop, swarm or lbfgs"),
+    Field("kind", "str", "backprop, swarm, lbfgs or cmaes"),
     Field("lam", "number", "λ as the spec gives it (in the convention ``lam_as`` names)"),
     Field("lam_as", "str", "what λ means for this run (see swarmreg.sweep.meaning)"),
     Field("canonical_lam", "number?", "λ in swarmreg's canonical convention"),
@@ -89,6 +107,17 @@ FIELDS = (
     Field("weight_sq_norm", "number?", "Σw² of the solution (weights only)"),
     Field("zero_fraction", "fraction", "share of weights exactly 0"),
     Field("near_zero_fraction", "fraction", "share of weights with |w| < 1e-3"),
+    Field("effective_weights", "number?", f"weights with |w| > {EFFECTIVE_WEIGHT:g}: the effective size of the "
+                                          "network", default=None),
+    Field("saturation", "number?", "share of hidden activations on the training data that are saturated: "
+                                   f"|tanh| > {SATURATED_TANH:g}, a sigmoid within {SATURATED_SIGMOID:g} of 0 or 1 "
+                                   "(null for other activations or no hidden layer)", default=None),
+    Field("final_diversity", "number?", "a swarm's last diversity: mean distance of the particles to their "
+                                        "centroid (null for other trainers)", default=None),
+    Field("zero_value", "number?", "E of the all-zero network θ = 0 on the training data", default=None),
+    Field("trivial_test_loss", "number?", "test data loss of the trivial predictor: every weight 0 and the "
+                                          "output bias fitted on the training part (class prior or mean)",
+          default=None),
     Field("forward_samples", "int", "single-sample forward passes spent"),
     Field("backward_samples", "int", "single-sample backward passes spent"),
     Field("iterations", "int", "epochs, swarm iterations or L-BFGS iterations"),
@@ -204,9 +233,50 @@ def convention_sweeps(records) -> set:
 
 
 def main_records(records, penalty: str = "l2") -> list[dict]:
-    """Records whose λ is a penalty strength of the given kind, outside the convention sweeps."""
-    skip = convention_sweeps(records)
+    """Records whose λ is a penalty strength of the given kind, outside the convention sweeps
+    and the swarm-variant sweep (:func:`variant_records`)."""
+    skip = convention_sweeps(records) | set(VARIANT_SWEEPS)
     return [r for r in records if r["penalty"] == penalty and r["lam_as"] == PENALTY and r["sweep"] not in skip]
+
+
+def variant_records(records) -> list[dict]:
+    """The records the swarm-variant figure compares: those of the sweep named
+    :data:`VARIANT_SWEEP` when there is one, else the gradient-free trainers
+    and the reference of the L2 records."""
+    mine = [r for r in records if r["sweep"] in VARIANT_SWEEPS and r["lam_as"] == PENALTY]
+    if mine:
+        return mine
+    return [r for r in main_records(records) if r["kind"] in GRADIENT_FREE + (REFERENCE_KIND,)]
+
+
+def gap_allowed(reference_value: float) -> float:
+    """How far above the reference's E a trainer may end and still count as
+    minimizing E: max(5 % of it, 0.01)."""
+    return max(GAP_SHARE * abs(reference_value), GAP_FLOOR)
+
+
+def failing_lambdas(gaps, reference: dict, trainer: str, dataset: str) -> list[float]:
+    """The λ at which a trainer's median objective gap (over seeds) exceeds
+    :func:`gap_allowed` of the reference's median E there.
+
+    Parameters
+    ----------
+    gaps : records with "gap" (see :func:`objective_gaps`)
+    reference : {(dataset, λ): median E of the reference}
+    """
+    mine = [r for r in gaps if r["trainer"] == trainer and r["dataset"] == dataset]
+    xs, med, _, _ = summarize(mine, "gap")
+    return [float(x) for x, m in zip(xs, med)
+            if (dataset, float(x)) in reference and m > gap_allowed(reference[dataset, float(x)])]
+
+
+def reference_medians(records) -> dict:
+    """{(dataset, λ): median E of the reference over seeds}."""
+    groups = defaultdict(list)
+    for r in records:
+        if r["kind"] == REFERENCE_KIND and finished(r):
+            groups[r["dataset"], r["lam"]].append(r["value"])
+    return {k: median(v) for k, v in groups.items()}
 
 
 def trainer_names(records) -> list[str]:
@@ -258,6 +328,22 @@ def box_edge_fractions(records) -> list[float]:
                 and r["theta"] and finished(r):
             theta = _floats(r["theta"])
             out.append(float(np.mean((theta <= bounds[0]) | (theta >= bounds[1]))))
+    return out
+
+
+def diversity_curves(records, trainer: str, dataset: str) -> dict:
+    """{λ: (iterations, median diversity over seeds)} of one swarm configuration
+    on one data set, from the histories (seeds with the same rows only)."""
+    out = {}
+    for lam in sorted({r["lam"] for r in records if r["trainer"] == trainer and r["dataset"] == dataset}):
+        rows = [r["history"] for r in records if r["trainer"] == trainer and r["dataset"] == dataset
+                and r["lam"] == lam and finished(r) and r["history"].get("diversity")]
+        if not rows:
+            continue
+        it = rows[0].get("iteration", [])
+        same = [_floats(h["diversity"]) for h in rows if h.get("iteration") == it and len(h["diversity"]) == len(it)]
+        if same and len(it):
+            out[lam] = (_floats(it), np.nanmedian(np.vstack(same), axis=0))
     return out
 
 
@@ -346,6 +432,7 @@ def best_lambda_rows(records) -> list[dict]:
             rows.append({
                 "dataset": ds, "trainer": name, "kind": at[0]["kind"], "lam": lam, "task": task,
                 "test_loss": [r["test_loss"] for r in at], "score": [r[score] for r in at],
+                "trivial_test_loss": [r.get("trivial_test_loss") for r in at],
                 "gap": [gaps.get(r["id"]) for r in at], "seconds": [r["seconds"] for r in at],
                 "forward": [r["forward_samples"] for r in at], "n": len(at),
                 "diverged": sum(r["status"] == "diverged" for r in drecs if r["trainer"] == name),

@@ -35,7 +35,7 @@ from .sweep.executors import check_jobs
 
 __all__ = ["make_report", "default_specs", "quick_spec", "FIGURES", "FigureEntry", "write_report_md", "md"]
 
-SPEC_FILES = ("report-l2.toml", "report-l1.toml", "report-conventions.toml")
+SPEC_FILES = ("report-l2.toml", "report-l1.toml", "report-conventions.toml", "report-swarm.toml")
 REPORT_FILE = "REPORT.md"
 
 
@@ -91,7 +91,20 @@ def _sentences_error(records, best_rows) -> list[str]:
                    else math.inf)
         out.append(f"On {md(ds)}, validation error is lowest for " + "; ".join(parts) +
                    f". The lowest median test loss at the chosen λ is {md(best['trainer'])}'s.")
+        trivial = R.median([r.get("trivial_test_loss") for r in rows_records(records, ds)])
+        if trivial is not None:
+            worse = [md(row["trainer"]) for row in rows
+                     if R.median(row["test_loss"]) is not None and R.median(row["test_loss"]) >= trivial]
+            out.append(f"The trivial predictor (every weight 0, the output bias fitted: class prior or mean) has "
+                       f"test loss {_g(trivial)} there; " +
+                       (f"at the chosen λ {', '.join(worse)} {'does' if len(worse) == 1 else 'do'} no better."
+                        if worse else "every trainer beats it at its chosen λ."))
     return out
+
+
+def rows_records(records, dataset: str) -> list[dict]:
+    """The L2 records of one data set (what the error figure draws)."""
+    return [r for r in R.main_records(records) if r["dataset"] == dataset]
 
 
 def _sentences_norm(records, best_rows) -> list[str]:
@@ -123,6 +136,7 @@ def _sentences_gap(records, best_rows) -> list[str]:
             bits.append(f"{md(name)} median gap {_g(R.median(g))} (largest {_g(worst['gap'])} at "
                         f"λ = {_g(worst['lam'])}), below the reference in {sum(x < 0 for x in g)} of {len(g)} runs")
         out.append(f"On {md(ds)}: " + "; ".join(bits) + ".")
+    out += _failures(R.main_records(records), gaps)
     on_edge = R.box_edge_fractions(gaps)
     if on_edge:
         middle = float(np.median(on_edge))
@@ -130,6 +144,84 @@ def _sentences_gap(records, best_rows) -> list[str]:
                    f"{_g(100 * middle)}% (at most {_g(100 * max(on_edge))}%) of a swarm's parameters sit on the "
                    "edge of the box" + (", so part of their gap at small λ is the box itself." if middle > 0
                                         else "; the box does not limit them there."))
+    return out
+
+
+def _failures(recs, gaps) -> list[str]:
+    """Which trainers fail to minimize E, and where: a median gap above max(5 %, 0.01) of the
+    reference's E (their Σw² and errors there describe where they stopped, not the optimum)."""
+    reference = R.reference_medians(recs)
+    bits = []
+    for ds in R.datasets(gaps):
+        for name in R.trainer_names([r for r in gaps if r["dataset"] == ds]):
+            bad = R.failing_lambdas(gaps, reference, name, ds)
+            if bad:
+                bits.append(f"{md(name)} on {md(ds)} at λ = {', '.join(_g(x) for x in bad)}")
+    if not bits:
+        return ["Every trainer ends within max(5 %, 0.01) of the reference's E at every λ (median over seeds): "
+                "each minimizes the penalized error it is given, so the curves above compare optima."]
+    return ["Failing to minimize E (median gap above max(5 %, 0.01) of the reference's E, so the weight norms "
+            "and errors there show where the trainer stopped, not what λ does): " + "; ".join(bits) + "."]
+
+
+def _sentences_variants(records, best_rows) -> list[str]:
+    recs = R.variant_records(records)
+    gaps = R.objective_gaps(recs)
+    if not gaps:
+        return []
+    reference = R.reference_medians(recs)
+    out = []
+    for ds in R.datasets(gaps):
+        bits = []
+        for name in R.trainer_names([r for r in gaps if r["dataset"] == ds]):
+            mine = [r for r in gaps if r["dataset"] == ds and r["trainer"] == name]
+            n_lams = len({r["lam"] for r in mine})
+            bad = R.failing_lambdas(gaps, reference, name, ds)
+            worst = max(mine, key=lambda r: r["gap"])
+            verdict = (f"minimizes E at all {n_lams} λ" if not bad else
+                       f"fails to minimize E at {len(bad)} of {n_lams} λ")
+            bits.append(f"{md(name)} {verdict} (median gap {_g(R.median([r['gap'] for r in mine]))}, largest "
+                        f"{_g(worst['gap'])} at λ = {_g(worst['lam'])}; "
+                        f"{_g(R.median([r['seconds'] for r in mine]))} s a run)")
+        out.append(f"On {md(ds)}: " + "; ".join(bits) + ".")
+    return out
+
+
+def _trend(recs, name: str, key: str):
+    """(value at the smallest λ, value at the largest λ) of a trainer's median ``key``, or None."""
+    xs, med, _, _ = R.summarize([r for r in recs if r["trainer"] == name], key)
+    return (float(med[0]), float(med[-1]), float(xs[0]), float(xs[-1])) if len(xs) >= 2 else None
+
+
+def _sentences_behaviour(records, best_rows) -> list[str]:
+    recs = [r for r in R.main_records(records) if R.finished(r)]
+    swarms = [r for r in recs if r["kind"] == "swarm"]
+    if not swarms:
+        return []
+    out, smaller, convergent, total = [], 0, 0, 0
+    for ds in R.datasets(swarms):
+        mine = [r for r in recs if r["dataset"] == ds]
+        for name in R.trainer_names([r for r in swarms if r["dataset"] == ds]):
+            eff, div = _trend(mine, name, "effective_weights"), _trend(mine, name, "final_diversity")
+            sat = _trend(mine, name, "saturation")
+            if eff is None or div is None:
+                continue
+            total += 1
+            smaller += eff[1] < eff[0]
+            convergent += div[1] < div[0]
+            out.append(f"{md(name)} on {md(ds)} from λ = {_g(eff[2])} to {_g(eff[3])}: effective weights "
+                       f"{_g(eff[0])} → {_g(eff[1])}, final diversity {_g(div[0])} → {_g(div[1])}" +
+                       (f", saturated activations {_g(100 * sat[0])}% → {_g(100 * sat[1])}%." if sat else "."))
+    if total:
+        out.append(f"Rakitianskaia & Engelbrecht (2014) found that the penalty gives swarms smaller effective "
+                   f"networks and more convergent swarms. Here the effective network is smaller at the largest "
+                   f"λ than at the smallest in {smaller} of {total} (swarm, data set) pairs and the final diversity "
+                   f"lower in {convergent} of {total}: " +
+                   ("both findings are reproduced." if smaller == total and convergent == total else
+                    "the smaller networks are reproduced, the more convergent swarms are not everywhere."
+                    if smaller == total else
+                    "the more convergent swarms are reproduced, the smaller networks are not everywhere."
+                    if convergent == total else "neither finding holds everywhere."))
     return out
 
 
@@ -240,6 +332,10 @@ FIGURES = (
     FigureEntry("convention_shift.png", "Conventions: the meaning of λ", plots.plot_convention_shift,
                 _sentences_conventions),
     FigureEntry("convergence.png", "Convergence per unit of work", plots.plot_convergence, _sentences_convergence),
+    FigureEntry("swarm_variants.png", "Swarm variants and CMA-ES against the optimum", plots.plot_swarm_variants,
+                _sentences_variants),
+    FigureEntry("swarm_behaviour.png", "The swarm under the penalty", plots.plot_swarm_behaviour,
+                _sentences_behaviour),
 )
 
 
@@ -252,12 +348,12 @@ def default_specs() -> list[Spec]:
 
 def quick_spec(spec: Spec) -> Spec:
     """A smaller version of a spec for a report in under a minute: two data sets,
-    two seeds, every third λ (and the largest), a tenth of the epochs and
-    iterations, at most 20 particles."""
+    two seeds, every third λ (and the largest), a tenth of the epochs,
+    iterations and evaluations, at most 20 particles."""
     trainers = []
     for t in spec.trainers:
         raw = t.to_toml()
-        for key, floor in (("epochs", 5), ("iterations", 20), ("max_iter", 50)):
+        for key, floor in (("epochs", 5), ("iterations", 20), ("max_iter", 50), ("evaluations", 200)):
             if key in raw:
                 raw[key] = max(floor, raw[key] // 10)
         if "particles" in raw:
@@ -381,11 +477,14 @@ def write_report_md(records, sources=(), seconds: float | None = None) -> str:
         lines += [" ".join(sentences) if sentences else "No records for this figure.", ""]
     lines += ["## Best λ per trainer and data set", "",
               "Best λ by median validation loss; test numbers over the seeds at that λ as median [Q1, Q3]; "
-              "the objective gap is E − E(L-BFGS) on the same seed; cost per run.", ""]
+              "the trivial predictor's test loss (every weight 0, output bias fitted on the training part: "
+              "class prior or mean) on the same splits; the objective gap is E − E(L-BFGS) on the same seed; "
+              "cost per run.", ""]
     lines.append(_table(
-        ["data set", "trainer", "best λ", "test loss", "test accuracy / RMSE", "objective gap", "seconds",
-         "forward samples", "runs", "diverged"],
-        [[md(b["dataset"]), md(b["trainer"]), _g(b["lam"]), _med_iqr(b["test_loss"]), _med_iqr(b["score"]),
+        ["data set", "trainer", "best λ", "test loss", "trivial test loss", "test accuracy / RMSE", "objective gap",
+         "seconds", "forward samples", "runs", "diverged"],
+        [[md(b["dataset"]), md(b["trainer"]), _g(b["lam"]), _med_iqr(b["test_loss"]),
+          _g(R.median(b["trivial_test_loss"])), _med_iqr(b["score"]),
           _med_iqr(b["gap"]) if any(g is not None for g in b["gap"]) else "–", _med_iqr(b["seconds"]),
           _g(R.median(b["forward"]), 3), b["n"], b["diverged"]] for b in best_rows]))
     lines += ["", "## Backprop against the swarm (paired Wilcoxon signed-rank test)", "",

@@ -62,11 +62,13 @@ def test_report_tables_hold_the_records_numbers(quick):
             lam = lams[int(np.argmin(val))]  # chosen on validation loss, worked out here
             tl = [r["test_loss"] for r in mine if r["lam"] == lam]
             med = np.percentile(tl, 50)
-            row = [x for x in rows if x.startswith(f"| {ds} | {name} |") and x.count("|") == 11]
+            row = [x for x in rows if x.startswith(f"| {ds} | {name} |") and x.count("|") == 12]
             assert len(row) == 1, (ds, name)
             cells = [c.strip() for c in row[0].strip("|").split("|")]
             assert float(cells[2]) == pytest.approx(lam, rel=1e-2)
             assert float(cells[3].split()[0]) == pytest.approx(med, rel=1e-2)
+            trivial = np.median([r["trivial_test_loss"] for r in mine if r["lam"] == lam])
+            assert float(cells[4]) == pytest.approx(trivial, rel=1e-2)
             checked += 1
     assert checked >= 4
 
@@ -189,7 +191,9 @@ def _record(name, kind, lam, seed, dataset, value, sq, test, task, sweep_name="s
                 "model": {"hidden": [3], "activation": "tanh"}, "trainer": {"settings": {}}},
         trainer_config={"backprop": {"lr": 0.1}, "swarm": {"bounds": [-10.0, 10.0]}}.get(kind, {}),
         value=value, data_loss=value, penalty_value=0.0,
-        weight_sq_norm=sq, zero_fraction=0.5, near_zero_fraction=0.5, forward_samples=20, backward_samples=20,
+        weight_sq_norm=sq, zero_fraction=0.5, near_zero_fraction=0.5, effective_weights=3, saturation=0.25,
+        final_diversity=0.1 if kind == "swarm" else None, zero_value=1.1, trivial_test_loss=1.1,
+        forward_samples=20, backward_samples=20,
         iterations=2, seconds=0.2, status=status, theta=theta, history=history,
         **{f"{s}_loss": test for s in R.SPLITS}, **{f"{s}_accuracy": None for s in R.SPLITS},
         **{f"{s}_rmse": test for s in R.SPLITS})
