@@ -35,7 +35,7 @@ VARIANTS = {  # name: settings beside the budget, each one change from the defau
     "default": {},
     "plain gbest": {"gcpso": False},
     "uniform ±1 start": {"init_range": [-1.0, 1.0]},
-    "no velocity clamp": {"v_scale": 40.0},
+    "clamp 160× wider": {"v_scale": 40.0},
     "cooperative K=4": {"split": 4},
     "inertia 0.9→0.4": {"inertia": 0.9, "inertia_end": 0.4},
     "ring": {"topology": "ring", "neighbors": 2},

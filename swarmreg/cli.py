@@ -86,7 +86,7 @@ def _build_parser() -> argparse.ArgumentParser:
     t.add_argument("--dataset", required=True)
     t.add_argument("--trainer", required=True, choices=["backprop", "swarm", "lbfgs", "cmaes"])
     t.add_argument("--penalty", default="l2", choices=["l2", "l1", "elastic", "weight_elimination"])
-    t.add_argument("--w0", type=float, default=1.0, help="the scale of --penalty weight_elimination (default 1)")
+    t.add_argument("--w0", type=float, default=None, help="the scale of --penalty weight_elimination (default 1)")
     t.add_argument("--lam", type=float, default=0.0,
                    help="λ: the penalty's strength (canonical convention), or what --set lam_as=… says it is")
     t.add_argument("--seed", type=int, default=0)
@@ -152,8 +152,8 @@ def _cmd_train(args) -> int:
         raise ValueError(f"--seed must be an integer >= 0, got {args.seed}")
     trainer = {"name": args.trainer, "kind": args.trainer, **_settings(args.set)}
     spec = parse_spec({
-        "datasets": [args.dataset], "seeds": [args.seed], "penalty": args.penalty, "w0": args.w0,
-        "lambdas": [args.lam],
+        "datasets": [args.dataset], "seeds": [args.seed], "penalty": args.penalty,
+        **({} if args.w0 is None else {"w0": args.w0}), "lambdas": [args.lam],
         "model": {"hidden": args.hidden, "activation": args.activation}, "trainers": [trainer],
     }, source="train")
     rec = run_one(next(expand_runs(spec)))

@@ -92,14 +92,14 @@ class CMAESTrainer(Trainer):
     def memory_bytes(self, model, n_samples: int, dtype=np.float64, l1: bool = True) -> int:
         """An upper estimate of the peak bytes :meth:`fit` allocates: pycma's
         D × D covariance, its eigenvectors and a few copies (six D × D planes),
-        the population and its copies (four λ × D planes), one ``batch`` call
+        the population and pycma's copies of it (twelve λ × D planes), one ``batch`` call
         of the objective and the history."""
         n = checks.integer("n_samples", n_samples)
         D, lam = model.n_params, self._population(model.n_params)
         objective = max(batch_memory(model, n, lam, dtype, l1=l1), evaluation_memory(model, n, dtype))
         rows = self.evaluations // lam + 1
         square = 0 if self.diagonal else 6 * D * D
-        return 8 * (square + 4 * lam * D + 32 * D) + objective + history_bytes(rows, len(CMAES_COLUMNS))
+        return 8 * (square + 12 * lam * D + 64 * D) + objective + history_bytes(rows, len(CMAES_COLUMNS))
 
     def fit(self, objective, theta0=None, seed=None, callback=None) -> TrainResult:
         """Minimize ``objective`` with CMA-ES.
@@ -133,6 +133,9 @@ class CMAESTrainer(Trainer):
         model = getattr(objective, "model", None)
         samples = int(getattr(objective, "n_samples", 1))
         lam = self._population(D)
+        if self.evaluations < 1 + 2 * lam:
+            raise ValueError(f"evaluations={self.evaluations} is less than the initial mean and two generations "
+                             f"of {lam} samples ({1 + 2 * lam}) for {D} parameters")
         if isinstance(model, MLP):
             self._check_memory(self.memory_bytes(model, samples, getattr(objective, "dtype", np.float64)),
                                model, samples)

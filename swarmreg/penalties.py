@@ -157,13 +157,19 @@ class WeightElimination:
         object.__setattr__(self, "w0", checks.real("w0", self.w0, positive=True))
 
     def value(self, w) -> np.ndarray | float:
-        """R(w); w of shape (m,) gives a float, (P, m) gives (P,).  Finite for
-        every finite w (a weight whose (w/w0)² overflows costs exactly λ)."""
+        """R(w); w of shape (m,) gives a float, (P, m) gives (P,).
+
+        u/(1 + u) is computed as 1/(1 + 1/u), in one array the size of w: as
+        accurate for tiny u as for huge ones, 0 at w = 0 and exactly 1 where
+        (w/w0)² overflows, so R is finite for every finite w (below λ·m).
+        """
         w = np.asarray(w, dtype=float)
-        with np.errstate(over="ignore", invalid="ignore"):
-            u = np.square(w / self.w0)
-            # u/(1 + u) loses nothing for u <= 1; above, 1 − 1/(1 + u) also holds u = inf
-            share = np.where(u <= 1.0, u / (1.0 + u), 1.0 - 1.0 / (1.0 + u))
+        with np.errstate(over="ignore", divide="ignore"):
+            share = np.divide(w, self.w0)
+            np.square(share, out=share)
+            np.reciprocal(share, out=share)
+            share += 1.0
+            np.reciprocal(share, out=share)
         r = self.lam * share.sum(axis=-1)
         return float(r) if w.ndim == 1 else r
 

@@ -34,7 +34,7 @@ __all__ = ["FIELDS", "FIELD_NAMES", "SPLITS", "SPLIT_SCORES", "Field", "new_reco
            "transition_lambda", "quartiles", "median_curve", "median_curve_on_log_grid", "median", "middle_lambda",
            "decay_envelope", "datasets", "fit_curves", "convention_records", "convention_crossings",
            "box_edge_fractions", "TASKS", "GRADIENT_FREE", "VARIANT_SWEEP", "GAP_SHARE", "GAP_FLOOR",
-           "variant_records", "gap_allowed", "failing_lambdas", "reference_medians", "diversity_curves", "EFFECTIVE_WEIGHT", "SATURATED_TANH", "SATURATED_SIGMOID"]
+           "variant_records", "gap_allowed", "failing_lambdas", "judged_lambdas", "reference_medians", "diversity_curves", "EFFECTIVE_WEIGHT", "SATURATED_TANH", "SATURATED_SIGMOID"]
 
 TASKS = ("classification", "regression")
 SPLITS = ("train", "val", "test")
@@ -255,19 +255,28 @@ def gap_allowed(reference_value: float) -> float:
     return max(GAP_SHARE * abs(reference_value), GAP_FLOOR)
 
 
-def failing_lambdas(gaps, reference: dict, trainer: str, dataset: str) -> list[float]:
-    """The λ at which a trainer's median objective gap (over seeds) exceeds
-    :func:`gap_allowed` of the reference's median E there.
+def judged_lambdas(records, reference: dict, trainer: str, dataset: str) -> list[float]:
+    """The λ of a trainer's records on a data set at which the reference has a finished run."""
+    return sorted({float(r["lam"]) for r in records if r["trainer"] == trainer and r["dataset"] == dataset
+                   and reference.get((dataset, float(r["lam"]))) is not None})
+
+
+def failing_lambdas(records, gaps, reference: dict, trainer: str, dataset: str) -> list[float]:
+    """The λ (of :func:`judged_lambdas`) at which a trainer fails to minimize E: its
+    median objective gap over seeds exceeds :func:`gap_allowed` of the reference's
+    median E there, or none of its runs finished.
 
     Parameters
     ----------
+    records : the records the gaps were computed from
     gaps : records with "gap" (see :func:`objective_gaps`)
-    reference : {(dataset, λ): median E of the reference}
+    reference : {(dataset, λ): median E of the reference} (:func:`reference_medians`)
     """
     mine = [r for r in gaps if r["trainer"] == trainer and r["dataset"] == dataset]
     xs, med, _, _ = summarize(mine, "gap")
-    return [float(x) for x, m in zip(xs, med)
-            if (dataset, float(x)) in reference and m > gap_allowed(reference[dataset, float(x)])]
+    gap = {float(x): m for x, m in zip(xs, med)}
+    return [lam for lam in judged_lambdas(records, reference, trainer, dataset)
+            if lam not in gap or gap[lam] > gap_allowed(reference[dataset, lam])]
 
 
 def reference_medians(records) -> dict:

@@ -30,7 +30,8 @@ import numpy as np
 from . import checks, plots
 from . import records as R
 from .files import atomic_write, remove_stale_temporaries
-from .sweep import RESULTS_FILE, Spec, check_out, load_results, open_executor, parse_spec, run_sweep
+from .sweep import (RESULTS_FILE, Spec, check_out, execute_sweep, expand_runs, load_results, open_executor,
+                    parse_spec)
 from .sweep.executors import check_jobs
 
 __all__ = ["make_report", "default_specs", "quick_spec", "FIGURES", "FigureEntry", "write_report_md", "md"]
@@ -92,13 +93,14 @@ def _sentences_error(records, best_rows) -> list[str]:
         out.append(f"On {md(ds)}, validation error is lowest for " + "; ".join(parts) +
                    f". The lowest median test loss at the chosen λ is {md(best['trainer'])}'s.")
         trivial = R.median([r.get("trivial_test_loss") for r in rows_records(records, ds)])
-        if trivial is not None:
-            worse = [md(row["trainer"]) for row in rows
-                     if R.median(row["test_loss"]) is not None and R.median(row["test_loss"]) >= trivial]
+        scored = [row for row in rows if R.median(row["test_loss"]) is not None]
+        if trivial is not None and scored:
+            worse = [md(row["trainer"]) for row in scored if R.median(row["test_loss"]) >= trivial]
             out.append(f"The trivial predictor (every weight 0, the output bias fitted: class prior or mean) has "
                        f"test loss {_g(trivial)} there; " +
                        (f"at the chosen λ {', '.join(worse)} {'does' if len(worse) == 1 else 'do'} no better."
-                        if worse else "every trainer beats it at its chosen λ."))
+                        if worse else f"{'the trainer beats' if len(scored) == 1 else 'every trainer beats'} it "
+                        "at its chosen λ."))
     return out
 
 
@@ -150,11 +152,15 @@ def _sentences_gap(records, best_rows) -> list[str]:
 def _failures(recs, gaps) -> list[str]:
     """Which trainers fail to minimize E, and where: a median gap above max(5 %, 0.01) of the
     reference's E (their Σw² and errors there describe where they stopped, not the optimum)."""
+    if not gaps:
+        return []
     reference = R.reference_medians(recs)
     bits = []
     for ds in R.datasets(gaps):
-        for name in R.trainer_names([r for r in gaps if r["dataset"] == ds]):
-            bad = R.failing_lambdas(gaps, reference, name, ds)
+        trainers = [n for n in R.trainer_names([r for r in recs if r["dataset"] == ds])
+                    if R.kind_of(recs, n) != R.REFERENCE_KIND]
+        for name in trainers:
+            bad = R.failing_lambdas(recs, gaps, reference, name, ds)
             if bad:
                 bits.append(f"{md(name)} on {md(ds)} at λ = {', '.join(_g(x) for x in bad)}")
     if not bits:
@@ -175,8 +181,8 @@ def _sentences_variants(records, best_rows) -> list[str]:
         bits = []
         for name in R.trainer_names([r for r in gaps if r["dataset"] == ds]):
             mine = [r for r in gaps if r["dataset"] == ds and r["trainer"] == name]
-            n_lams = len({r["lam"] for r in mine})
-            bad = R.failing_lambdas(gaps, reference, name, ds)
+            n_lams = len(R.judged_lambdas(recs, reference, name, ds))
+            bad = R.failing_lambdas(recs, gaps, reference, name, ds)
             worst = max(mine, key=lambda r: r["gap"])
             verdict = (f"minimizes E at all {n_lams} λ" if not bad else
                        f"fails to minimize E at {len(bad)} of {n_lams} λ")
@@ -187,10 +193,15 @@ def _sentences_variants(records, best_rows) -> list[str]:
     return out
 
 
-def _trend(recs, name: str, key: str):
-    """(value at the smallest λ, value at the largest λ) of a trainer's median ``key``, or None."""
-    xs, med, _, _ = R.summarize([r for r in recs if r["trainer"] == name], key)
-    return (float(med[0]), float(med[-1]), float(xs[0]), float(xs[-1])) if len(xs) >= 2 else None
+def _trend(recs, name: str, keys) -> dict | None:
+    """{key: (median at the smallest λ, median at the largest λ)} of a trainer, over the λ at which
+    every key has a value, with "lam" the two λ; None with fewer than two such λ."""
+    curves = {k: dict(zip(*R.summarize([r for r in recs if r["trainer"] == name], k)[:2])) for k in keys}
+    shared = sorted(set.intersection(*(set(c) for c in curves.values())))
+    if len(shared) < 2:
+        return None
+    lo, hi = shared[0], shared[-1]
+    return {"lam": (float(lo), float(hi)), **{k: (float(c[lo]), float(c[hi])) for k, c in curves.items()}}
 
 
 def _sentences_behaviour(records, best_rows) -> list[str]:
@@ -202,14 +213,15 @@ def _sentences_behaviour(records, best_rows) -> list[str]:
     for ds in R.datasets(swarms):
         mine = [r for r in recs if r["dataset"] == ds]
         for name in R.trainer_names([r for r in swarms if r["dataset"] == ds]):
-            eff, div = _trend(mine, name, "effective_weights"), _trend(mine, name, "final_diversity")
-            sat = _trend(mine, name, "saturation")
-            if eff is None or div is None:
+            t = _trend(mine, name, ("effective_weights", "final_diversity"))
+            if t is None:
                 continue
+            eff, div, lam = t["effective_weights"], t["final_diversity"], t["lam"]
+            sat = (_trend(mine, name, ("effective_weights", "final_diversity", "saturation")) or {}).get("saturation")
             total += 1
             smaller += eff[1] < eff[0]
             convergent += div[1] < div[0]
-            out.append(f"{md(name)} on {md(ds)} from λ = {_g(eff[2])} to {_g(eff[3])}: effective weights "
+            out.append(f"{md(name)} on {md(ds)} from λ = {_g(lam[0])} to {_g(lam[1])}: effective weights "
                        f"{_g(eff[0])} → {_g(eff[1])}, final diversity {_g(div[0])} → {_g(div[1])}" +
                        (f", saturated activations {_g(100 * sat[0])}% → {_g(100 * sat[1])}%." if sat else "."))
     if total:
@@ -217,12 +229,16 @@ def _sentences_behaviour(records, best_rows) -> list[str]:
                    f"networks and more convergent swarms. Here the effective network is smaller at the largest "
                    f"λ than at the smallest in {smaller} of {total} (swarm, data set) pairs and the final diversity "
                    f"lower in {convergent} of {total}: " +
-                   ("both findings are reproduced." if smaller == total and convergent == total else
-                    "the smaller networks are reproduced, the more convergent swarms are not everywhere."
-                    if smaller == total else
-                    "the more convergent swarms are reproduced, the smaller networks are not everywhere."
-                    if convergent == total else "neither finding holds everywhere."))
+                   _verdict(smaller, convergent, total))
     return out
+
+
+def _verdict(smaller: int, convergent: int, total: int) -> str:
+    """Whether the two 2014 findings hold in every, some or none of ``total`` cases."""
+    def holds(n: int, what: str) -> str:
+        return (f"{what} are reproduced everywhere" if n == total else f"{what} are not reproduced"
+                if n == 0 else f"{what} are reproduced in {n} of {total} only")
+    return f"{holds(smaller, 'the smaller networks')}; {holds(convergent, 'the more convergent swarms')}."
 
 
 def _sentences_sparsity(records, best_rows) -> list[str]:
@@ -421,6 +437,7 @@ def make_report(results=None, out="figures", quick: bool = False, jobs: int | No
     Path of REPORT.md.
     """
     started = time.perf_counter()
+    resumed = None  # runs found done in the work folders (None: the records were given)
     out = check_out(out)
     if work is not None:
         check_out(work)
@@ -434,10 +451,12 @@ def make_report(results=None, out="figures", quick: bool = False, jobs: int | No
         if quick:
             specs = [quick_spec(s) for s in specs]
         work = Path(work) if work is not None else Path("runs") / ("report-quick" if quick else "report")
-        records = []
+        records, resumed = [], 0
         with (open_executor(jobs) if executor is None else contextlib.nullcontext(executor)) as ex:
             for spec in specs:
-                records += run_sweep(spec, work / spec.name, executor=ex, progress=progress, on_change=on_change)
+                counts = execute_sweep(spec, work / spec.name, executor=ex, progress=progress, on_change=on_change)
+                resumed += counts.done_before
+                records += _spec_records(spec, counts.folder)
         sources = [str(work / s.name) for s in specs]
     out.mkdir(parents=True, exist_ok=True)
     with _holding(out):
@@ -445,20 +464,33 @@ def make_report(results=None, out="figures", quick: bool = False, jobs: int | No
         for entry in FIGURES:
             save_figure(entry.draw(records), out / entry.file)
         path = out / REPORT_FILE
-        text = write_report_md(records, sources, seconds=time.perf_counter() - started)
+        text = write_report_md(records, sources, seconds=time.perf_counter() - started, resumed=resumed)
         atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
     return path
 
 
-def write_report_md(records, sources=(), seconds: float | None = None) -> str:
-    """The text of REPORT.md: every figure with sentences computed from the records, and the tables."""
+def _spec_records(spec: Spec, folder: Path) -> list[dict]:
+    """The records of a spec's runs in its results folder, in the spec's run order."""
+    by_id = {r["id"]: r for r in load_results(folder)[0]}
+    return [by_id[run["id"]] for run in expand_runs(spec)]
+
+
+def write_report_md(records, sources=(), seconds: float | None = None, resumed: int | None = None) -> str:
+    """The text of REPORT.md: every figure with sentences computed from the records, and the tables.
+
+    ``seconds`` is the report's wall time; ``resumed`` how many of the runs were found done
+    (then the time covers only the rest and the drawing, and the text says so)."""
     best_rows = R.best_lambda_rows(records)
     n_div = sum(r["status"] == "diverged" for r in records)
     versions = {}
     for r in records:
         versions.setdefault(r["sweep"], set()).add(r["spec_hash"])
     mixed = {name: len(h) for name, h in versions.items() if len(h) > 1}
-    timing = f" The report took {seconds:.0f} s." if seconds is not None else ""
+    timing = ""
+    if seconds is not None:
+        timing = f" The report took {seconds:.0f} s"
+        timing += (f" ({resumed} of the runs were done before it started and not timed)." if resumed
+                   else " (drawing only: the records were given)." if resumed is None else ".")
     lines = [
         "# swarmreg report",
         "",

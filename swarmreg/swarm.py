@@ -234,16 +234,21 @@ def keep_in_bounds(state: SwarmState, rng: np.random.Generator, bounds, boundary
         np.copyto(v, 0.0, where=out)
         state.positions, state.scratch = tmp, x
         return
-    np.less(x, low, out=out)
-    out |= x > high
-    if not out.any():
-        return
     if boundary == "reflect":
-        np.copyto(x, np.where(x < low, 2.0 * low - x, 2.0 * high - x), where=out)
-        np.negative(v, out=v, where=out)
-        np.clip(x, low, high, out=x)
-    else:  # "random"
-        x[out] = rng.uniform(low, high, int(out.sum()))
+        # in place, one bound at a time; a coordinate mirrored past the other bound stops there
+        for bound, beyond, within in ((low, np.less, np.minimum), (high, np.greater, np.maximum)):
+            beyond(x, bound, out=out)
+            np.subtract(2.0 * bound, x, out=tmp)
+            np.copyto(x, tmp, where=out)
+            np.negative(v, out=v, where=out)
+            within(x, high if bound == low else low, out=x, where=out)
+        return
+    # "random": the coordinates a clip would move are redrawn
+    np.clip(x, low, high, out=tmp)
+    np.not_equal(tmp, x, out=out)
+    n_out = int(np.count_nonzero(out))
+    if n_out:
+        x[out] = rng.uniform(low, high, n_out)
 
 
 def tell(state: SwarmState, values: np.ndarray) -> None:
@@ -348,9 +353,11 @@ class Cooperation:
     written into b: b's value is then exactly a value the objective returned
     (the paper updates b after each subswarm in turn; with one ``batch`` per
     iteration the subswarms are evaluated side by side, so only one of their
-    gains is known to hold).  Personal bests are kept in the context of their
-    time, as in the paper.  Each subswarm informs its members by its own
-    global best (``table``).
+    gains is known to hold).  When b changes, the personal bests are moved
+    into the new context but keep the values they were measured at (the
+    paper compares a particle and its personal best in the current context,
+    which takes a second evaluation per particle).  Each subswarm informs its
+    members by its own global best (``table``).
 
     Parameters
     ----------
@@ -486,8 +493,11 @@ class SwarmTrainer(Trainer):
         Ring topology: particles within this many index steps on either side
         are neighbours (2·neighbors + 1 <= particles).
     gcpso : bool or None
-        Guaranteed convergence: the particle holding the global best searches
-        around it (:class:`GuaranteedConvergence`).  None (default): on for one
+        Guaranteed convergence: the particle holding the global best keeps
+        searching a box around it, so that a swarm collapsed on a point that is
+        not a local minimum moves on (:class:`GuaranteedConvergence`; ρ halves
+        on long runs of failures, so a swarm at a minimum still converges).
+        None (default): on for one
         swarm, off for a cooperative one (``split`` > 1), which it does not
         combine with.
     split : int
@@ -528,8 +538,9 @@ class SwarmTrainer(Trainer):
     within max(5 %, 0.01) of it.  The uniform ±1 start puts Σw² ≈ D/3 into E
     (128 on breast_cancer) and the swarm spends its budget shrinking it: 14
     of 30 cases.  Starting at a tenth of each layer's Glorot range with steps
-    clamped to a quarter of that start: 30 of 30 for the global best, the
-    ring, von Neumann and the inertia schedule alike (without the clamp 28),
+    clamped to a quarter of that start's half width: 30 of 30 for the global
+    best, the ring, von Neumann and the inertia schedule alike (26 with a
+    clamp 160 times wider),
     and GCPSO on top of it keeps the largest gap at 10 % of what is allowed
     where the plain global best reaches 64 % (the ring 52 %, von Neumann
     63 %, the schedule 26 %).  The cooperative split as implemented reaches
@@ -537,8 +548,10 @@ class SwarmTrainer(Trainer):
     all-zero network.
 
     One iteration is one ``objective.batch`` call on all positions plus an
-    in-place update of preallocated arrays (:func:`move`, :func:`tell`), so
-    the objective's temporaries are the only per-iteration allocations.
+    in-place update of preallocated arrays (:func:`move`, :func:`tell`):
+    besides the objective's temporaries an iteration allocates only vectors
+    of D floats (GCPSO's step, the clamp's negation) and, with the random
+    boundary, the redrawn coordinates.
     """
 
     name = "swarm"
@@ -712,10 +725,13 @@ class SwarmTrainer(Trainer):
 
         rng = checks.make_rng(seed)
         box, half = init_box(objective, self.init_range, self.init_scale)
+        if box is None and self.bounds is not None and not self.bounds[0] < 0.0 < self.bounds[1]:
+            raise ValueError(f"the start scaled to the network is centred on θ = 0, outside bounds={self.bounds}; "
+                             "give init_range (a box within the bounds)")
         if box is None and self.bounds is not None:
             half = np.minimum(half, 0.5 * (self.bounds[1] - self.bounds[0]))
         start = theta0
-        if start is None and box is None and (self.bounds is None or self.bounds[0] <= 0.0 <= self.bounds[1]):
+        if start is None and box is None:
             start = np.zeros(D)  # the all-zero network: the swarm never ends worse than predicting nothing
         state = init_swarm(rng, P, D, box, self.bounds, start, dtype, half)
         v_max = self._clamp(box is None, half)

@@ -105,3 +105,10 @@ def test_trivial_predictor_is_the_class_prior_or_the_mean():
     ts = trivial_theta(sig, np.array([1.0, 0.0, 0.0, 0.0]), "binary_cross_entropy")
     assert sig.forward(ts, X[:1])[0, 0] == pytest.approx(0.25)
     assert math.isfinite(trivial_theta(sig, np.zeros(4), "binary_cross_entropy")[-1])
+
+
+def test_cmaes_refuses_a_budget_below_two_generations_of_its_population():
+    # 4 + ⌊3 ln 6⌋ = 9 samples a generation: 1 + 2·9 = 19 evaluations at least
+    with pytest.raises(ValueError, match=r"evaluations=18 is less than the initial mean and two generations of 9"):
+        CMAESTrainer(evaluations=18).fit(Counting(6), seed=0)
+    assert CMAESTrainer(evaluations=19).fit(Counting(6), seed=0).iterations == 2

@@ -266,3 +266,13 @@ def test_markdown_escaping_keeps_names_literal():
     assert report.md("    code") == "&#32;" * 4 + "code"
     assert report.md("x  ") == "x&#32;&#32;"
     assert report.md("backprop-proximal") == "backprop-proximal"  # a plain name stays as it is
+
+
+def test_failure_sentences_claim_nothing_without_a_reference():
+    from swarmreg import report
+    recs = [_record("swarm", "swarm", lam, s, "sine", 1.0, 1.0, 1.0, "regression") for lam in (0.0, 1.0)
+            for s in range(2)]
+    assert report._failures(recs, R.objective_gaps(recs)) == []
+    assert report._verdict(0, 3, 3) == ("the smaller networks are not reproduced; the more convergent swarms "
+                                        "are reproduced everywhere.")
+    assert "in 1 of 3 only" in report._verdict(1, 0, 3)

@@ -266,3 +266,11 @@ def test_the_default_swarm_reaches_the_optimum_of_a_real_network(lam):
         assert r.value <= obj(np.zeros(model.n_params)) * (1 + 1e-12)  # rounding: batch and __call__ sum apart
         gaps.append(r.value - ref)
     assert np.median(gaps) <= max(0.05 * ref, 0.01), gaps
+
+
+def test_a_start_centred_outside_the_bounds_is_refused():
+    _, obj = network_problem()
+    with pytest.raises(ValueError, match=r"centred on θ = 0, outside bounds=\(0\.5, 2\.0\); give init_range"):
+        SwarmTrainer(particles=4, iterations=2, bounds=(0.5, 2.0)).fit(obj, seed=0)
+    r = SwarmTrainer(particles=4, iterations=2, bounds=(0.5, 2.0), init_range=(0.5, 1.0)).fit(obj, seed=0)
+    assert np.all((r.theta >= 0.5) & (r.theta <= 2.0))

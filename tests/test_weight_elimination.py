@@ -127,7 +127,10 @@ def test_a_spec_can_ask_for_it():
     assert obj.penalty == WeightElimination(0.1, 0.25) == make_penalty("weight_elimination", 0.1, w0=0.25)
     # w0 is part of the identity of a weight-elimination sweep, and of no other
     assert parse_spec({**raw, "w0": 0.5}).hash != spec.hash
-    l2 = {**raw, "penalty": "l2"}
-    assert parse_spec({**l2, "w0": 0.5}).hash == parse_spec(l2).hash
+    l2 = {**{k: v for k, v in raw.items() if k != "w0"}, "penalty": "l2"}
+    assert "w0" not in parse_spec(l2).to_toml() and "w0" not in next(expand_runs(parse_spec(l2)))
     with pytest.raises(ValueError, match="w0 must be a finite number > 0"):
         parse_spec({**raw, "w0": 0})
+    with pytest.raises(ValueError, match=r'w0 is the scale of penalty = "weight_elimination"; this spec has '
+                                         r"penalty = 'l2'"):
+        parse_spec({**l2, "w0": 0.5})

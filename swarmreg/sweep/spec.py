@@ -293,6 +293,8 @@ def _penalty(raw, source: str) -> tuple[str, float, float]:
     _expect(_is_number(l1_ratio) and 0.0 <= l1_ratio <= 1.0, source, "l1_ratio", "a number in [0, 1]", l1_ratio)
     w0 = raw.get("w0", 1.0)
     _expect(_is_number(w0) and math.isfinite(w0) and w0 > 0, source, "w0", "a finite number > 0", w0)
+    if "w0" in raw and penalty != "weight_elimination":
+        _fail(f'{source}: w0 is the scale of penalty = "weight_elimination"; this spec has penalty = {penalty!r}')
     return penalty, float(l1_ratio), float(w0)
 
 
