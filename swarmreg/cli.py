@@ -253,12 +253,52 @@ def _resume_hint(args) -> str:
     return ""
 
 
+#: What each command imports on its way, loaded up front with Ctrl-C held back (see :func:`_loading`).
+_MODULES = {"sweep": ("swarmreg.sweep", "tqdm.auto", "threadpoolctl", "multiprocessing.connection",
+                      "multiprocessing.spawn"),
+            "train": ("swarmreg.sweep",), "datasets": ("swarmreg.data",),
+            "report": ("swarmreg.report", "tqdm.auto", "threadpoolctl", "multiprocessing.connection",
+                       "multiprocessing.spawn")}
+
+
+@contextlib.contextmanager
+def _held_sigint():
+    """Ctrl-C held back on this (the main) thread until the block ends, when a pending one
+    arrives at once."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def _loading(args) -> None:
+    """Import what the command needs with Ctrl-C held back: Python raises KeyboardInterrupt
+    wherever it happens to be, and one raised inside the import machinery's cleanup callbacks
+    is printed as "ignored" and lost (the command then runs to its end), or escapes after the
+    command's own handler.  Held back while only this thread runs, it arrives when the imports
+    are done, at a point where it stops the command cleanly."""
+    import importlib
+
+    names = list(_MODULES.get(args.command, ()))
+    if getattr(args, "dask_workers", None) is not None or getattr(args, "scheduler", None) is not None:
+        names.append("distributed")
+    with _held_sigint():
+        for name in names:
+            with contextlib.suppress(ImportError):  # an optional extra: its own error comes later
+                importlib.import_module(name)
+
+
 def main(argv=None) -> int:
     """Entry point of the ``swarmreg`` console script; returns the exit status."""
     args = None
     try:
         with _sigterm_raises(), _warnings_as_lines():
             args = _build_parser().parse_args(argv)
+            _loading(args)
             return {"sweep": _cmd_sweep, "train": _cmd_train, "datasets": _cmd_datasets,
                     "report": _cmd_report}[args.command](args)
     except (_UsageError, ValueError, OSError) as exc:  # OSError: a file or folder the user named

@@ -481,7 +481,7 @@ def test_ctrl_c_on_a_pooled_sweep(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("after", [0.2, 1.0, 2.5])
+@pytest.mark.parametrize("after", [0.2, 0.3, 1.0, 2.5])
 def test_ctrl_c_while_a_sweep_starts(tmp_path, after):
     """Ctrl-C before the first record (while Python, numpy, the pool or the Dask cluster start) is never
     lost and never a traceback."""
