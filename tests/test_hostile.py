@@ -101,6 +101,9 @@ class Command:
             argv = ["bash", "-c", f"{shlex.join(argv)} {shell_suffix}"]
 
         def limit():
+            # a foreground command: Ctrl-C reaches it whatever this process ignores (a shell
+            # started it in the background with SIGINT ignored, which children inherit)
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
             if limit_memory is not None:
                 resource.setrlimit(resource.RLIMIT_AS, (limit_memory, limit_memory))
 
