@@ -20,6 +20,7 @@ import platform
 import re
 import time
 import tomllib
+import warnings
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -356,10 +357,16 @@ FIGURES = (
 
 
 # ------------------------------------------------------------------ the specs
-def default_specs() -> list[Spec]:
-    """The report's built-in sweeps (package data under swarmreg/specs)."""
+def _builtin_raw() -> list[tuple[str, dict]]:
+    """(file name, TOML-shaped dict) of every built-in sweep (package data under swarmreg/specs)."""
     folder = resources.files("swarmreg") / "specs"
-    return [parse_spec(tomllib.loads((folder / name).read_text("utf-8")), source=name) for name in SPEC_FILES]
+    return [(name, tomllib.loads((folder / name).read_text("utf-8"))) for name in SPEC_FILES]
+
+
+def default_specs() -> list[Spec]:
+    """The report's built-in sweeps (package data under swarmreg/specs), every trainer included
+    (a trainer whose optional extra is missing raises the ValueError that says which)."""
+    return [parse_spec(raw, source=name) for name, raw in _builtin_raw()]
 
 
 def quick_spec(spec: Spec) -> Spec:
@@ -438,6 +445,7 @@ def make_report(results=None, out="figures", quick: bool = False, jobs: int | No
     """
     started = time.perf_counter()
     resumed = None  # runs found done in the work folders (None: the records were given)
+    notes = []
     out = check_out(out)
     if work is not None:
         check_out(work)
@@ -447,26 +455,58 @@ def make_report(results=None, out="figures", quick: bool = False, jobs: int | No
         records = _collect(results)
         sources = [str(results)]
     else:
-        specs = default_specs()
+        specs, folders, notes = _installed()
         if quick:
             specs = [quick_spec(s) for s in specs]
+            folders = [f.replace(s.name[:-len("-quick")], s.name, 1) for f, s in zip(folders, specs)]
         work = Path(work) if work is not None else Path("runs") / ("report-quick" if quick else "report")
         records, resumed = [], 0
         with (open_executor(jobs) if executor is None else contextlib.nullcontext(executor)) as ex:
-            for spec in specs:
-                counts = execute_sweep(spec, work / spec.name, executor=ex, progress=progress, on_change=on_change)
+            for spec, folder in zip(specs, folders):
+                counts = execute_sweep(spec, work / folder, executor=ex, progress=progress, on_change=on_change)
                 resumed += counts.done_before
                 records += _spec_records(spec, counts.folder)
-        sources = [str(work / s.name) for s in specs]
+        sources = [str(work / f) for f in folders]
     out.mkdir(parents=True, exist_ok=True)
     with _holding(out):
         remove_stale_temporaries(out, [f.file for f in FIGURES] + [REPORT_FILE])
         for entry in FIGURES:
             save_figure(entry.draw(records), out / entry.file)
         path = out / REPORT_FILE
-        text = write_report_md(records, sources, seconds=time.perf_counter() - started, resumed=resumed)
+        text = write_report_md(records, sources, seconds=time.perf_counter() - started, resumed=resumed,
+                               notes=notes)
         atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
     return path
+
+
+#: Trainer kinds that need an optional extra, and the package that extra installs.
+EXTRAS = {"cmaes": ("cma", "cma")}
+
+
+def _installed():
+    """The built-in specs without the trainers whose optional extra is not installed, each with
+    its work folder (a trimmed spec gets a folder of its own, so that its records never meet
+    those of the whole spec), and a sentence per trimmed spec."""
+    import importlib.util
+
+    missing = {kind: extra for kind, (package, extra) in EXTRAS.items() if importlib.util.find_spec(package) is None}
+    specs, folders, notes = [], [], []
+    for name, raw in _builtin_raw():
+        trainers = raw.get("trainers", [])
+        dropped = [t for t in trainers if t.get("kind") in missing]
+        folder = raw.get("name", name)
+        if dropped:
+            extras = sorted({missing[t["kind"]] for t in dropped})
+            raw = {**raw, "trainers": [t for t in trainers if t not in dropped]}
+            folder += f"-without-{'-'.join(extras)}"
+            note = (f"{', '.join(t.get('name', t['kind']) for t in dropped)} left out of {folder.split('-without')[0]}: "
+                    f"the optional extra {', '.join(extras)} is not installed "
+                    f"(pip install 'swarmreg[{','.join(extras)}]').")
+            warnings.warn(note, stacklevel=2)
+            notes.append(note)
+        specs.append(parse_spec(raw, source=name))
+        folders.append(folder)
+    return specs, folders, notes
 
 
 def _spec_records(spec: Spec, folder: Path) -> list[dict]:
@@ -475,11 +515,13 @@ def _spec_records(spec: Spec, folder: Path) -> list[dict]:
     return [by_id[run["id"]] for run in expand_runs(spec)]
 
 
-def write_report_md(records, sources=(), seconds: float | None = None, resumed: int | None = None) -> str:
+def write_report_md(records, sources=(), seconds: float | None = None, resumed: int | None = None,
+                    notes=()) -> str:
     """The text of REPORT.md: every figure with sentences computed from the records, and the tables.
 
     ``seconds`` is the report's wall time; ``resumed`` how many of the runs were found done
-    (then the time covers only the rest and the drawing, and the text says so)."""
+    (then the time covers only the rest and the drawing, and the text says so); ``notes``
+    are sentences about what the report left out."""
     best_rows = R.best_lambda_rows(records)
     n_div = sum(r["status"] == "diverged" for r in records)
     versions = {}
@@ -500,6 +542,8 @@ def write_report_md(records, sources=(), seconds: float | None = None, resumed: 
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}.{timing}",
         "",
     ]
+    if notes:
+        lines += [" ".join(md(n) for n in notes), ""]
     if mixed:
         lines += ["Records of different versions of one sweep's spec are drawn together: " +
                   "; ".join(f"{md(name)} holds {n}" for name, n in mixed.items()) + ".", ""]
