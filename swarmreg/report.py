@@ -455,10 +455,10 @@ def make_report(results=None, out="figures", quick: bool = False, jobs: int | No
         records = _collect(results)
         sources = [str(results)]
     else:
-        specs, folders, notes = _installed()
+        specs, suffixes, notes = _installed()
         if quick:
             specs = [quick_spec(s) for s in specs]
-            folders = [f.replace(s.name[:-len("-quick")], s.name, 1) for f, s in zip(folders, specs)]
+        folders = [s.name + suffix for s, suffix in zip(specs, suffixes)]
         work = Path(work) if work is not None else Path("runs") / ("report-quick" if quick else "report")
         records, resumed = [], 0
         with (open_executor(jobs) if executor is None else contextlib.nullcontext(executor)) as ex:
@@ -485,28 +485,29 @@ EXTRAS = {"cmaes": ("cma", "cma")}
 
 def _installed():
     """The built-in specs without the trainers whose optional extra is not installed, each with
-    its work folder (a trimmed spec gets a folder of its own, so that its records never meet
-    those of the whole spec), and a sentence per trimmed spec."""
+    the suffix of its work folder's name ("" or "-without-EXTRA": a trimmed spec gets a folder of
+    its own, so that its records never meet those of the whole spec), and a sentence per trimmed
+    spec."""
     import importlib.util
 
     missing = {kind: extra for kind, (package, extra) in EXTRAS.items() if importlib.util.find_spec(package) is None}
-    specs, folders, notes = [], [], []
+    specs, suffixes, notes = [], [], []
     for name, raw in _builtin_raw():
         trainers = raw.get("trainers", [])
         dropped = [t for t in trainers if t.get("kind") in missing]
-        folder = raw.get("name", name)
+        suffix = ""
         if dropped:
             extras = sorted({missing[t["kind"]] for t in dropped})
             raw = {**raw, "trainers": [t for t in trainers if t not in dropped]}
-            folder += f"-without-{'-'.join(extras)}"
-            note = (f"{', '.join(t.get('name', t['kind']) for t in dropped)} left out of {folder.split('-without')[0]}: "
+            suffix = f"-without-{'-'.join(extras)}"
+            note = (f"{', '.join(t.get('name', t['kind']) for t in dropped)} left out of {raw.get('name', name)}: "
                     f"the optional extra {', '.join(extras)} is not installed "
                     f"(pip install 'swarmreg[{','.join(extras)}]').")
             warnings.warn(note, stacklevel=2)
             notes.append(note)
         specs.append(parse_spec(raw, source=name))
-        folders.append(folder)
-    return specs, folders, notes
+        suffixes.append(suffix)
+    return specs, suffixes, notes
 
 
 def _spec_records(spec: Spec, folder: Path) -> list[dict]:
