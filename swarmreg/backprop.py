@@ -1,24 +1,27 @@
-"""Back-propagation: (minibatch) SGD with momentum on a :class:`RegularizedError`.
+"""Back-propagation: (minibatch) SGD with momentum, or Adam, on a :class:`RegularizedError`.
 
 Every way the regularization literature applies L2/L1 inside gradient descent
 is one setting of :class:`BackpropTrainer`, because the forms give λ different
 meanings.  One step on a minibatch B, with g_D the gradient of the MEAN data
-loss over B and w the penalized parameters (the weights; biases too only when
-the objective has ``regularize_bias=True``)::
+loss over B, w the penalized parameters (the weights; biases too only when
+the objective has ``regularize_bias=True``) and η the step's learning rate
+(the schedule's rate of the epoch)::
 
     g  = g_D  [+ λ₂·w        if decay="coupled"]
               [+ λ₁·sign(w)  if l1="subgradient"]
-    v ← μ·v + g
-    θ ← θ − η·v
+    SGD:  v ← μ·v + g;  θ ← θ − η·v
+    Adam: m ← β₁·m + (1 − β₁)·g;  v ← β₂·v + (1 − β₂)·g²;  θ ← θ − η·m̂/(√v̂ + ε)
     w ← w − η·λ₂·w_old       if decay="decoupled"
-    w ← w − d·w_old          if decay_fraction=d > 0
+    w ← w − d·(η/η₀)·w_old   if decay_fraction=d > 0
     w ← sign(w)·max(|w| − η·λ₁, 0)   if l1="proximal"
 
 λ₁ and λ₂ are the L1 and L2 parts of the objective's penalty
-(R = λ₁·Σ|w| + (λ₂/2)·Σw²) and ``w_old`` the penalized parameters before the
-step.  With μ = 0 and L2 the coupled step is w ← (1 − ηλ)·w − η·g_D, the
-textbook "weight decay" update.  Each line is one rule of
-:mod:`swarmreg.decay`, applied in this order.
+(R = λ₁·Σ|w| + (λ₂/2)·Σw²), ``w_old`` the penalized parameters before the
+step, η₀ the base rate ``lr`` and m̂, v̂ Adam's bias-corrected moments.  With
+SGD, μ = 0 and L2 the coupled step is w ← (1 − ηλ)·w − η·g_D, the textbook
+"weight decay" update; with Adam, coupled is ``torch.optim.Adam(weight_decay=λ₂)``
+and decoupled ``torch.optim.AdamW(weight_decay=λ₂)``.  Each line is one rule
+of :mod:`swarmreg.decay`, applied in this order.
 """
 
 from __future__ import annotations
@@ -31,9 +34,10 @@ from . import checks, decay as decay_rules
 from .objective import evaluation_memory
 from .penalties import WeightElimination
 from .result import GRADIENT_COLUMNS, TrainResult
+from .schedules import SCHEDULES, check_schedule, learning_rates
 from .training import FitLog, GradientObjective, Trainer, history_bytes, point_row, require, retired_keywords
 
-__all__ = ["BackpropTrainer", "DECAYS", "L1_MODES", "DIVERGENCE_RATIO", "DIVERGENCE_FLOOR"]
+__all__ = ["BackpropTrainer", "DECAYS", "L1_MODES", "OPTIMIZERS", "SCHEDULES", "DIVERGENCE_RATIO", "DIVERGENCE_FLOOR"]
 
 # A run has diverged when its epoch-end E exceeds DIVERGENCE_RATIO·max(E0,
 # DIVERGENCE_FLOOR), E0 the value at the start.  Measured: the ordinary runs of
@@ -50,15 +54,16 @@ DIVERGENCE_RATIO = 1e4
 DIVERGENCE_FLOOR = 1e-2
 DECAYS = decay_rules.DECAYS
 L1_MODES = decay_rules.L1_MODES
+OPTIMIZERS = decay_rules.OPTIMIZERS
 
 
 class BackpropTrainer(Trainer):
-    """Minibatch SGD with momentum by back-propagation, with every weight-decay form.
+    """Minibatch SGD with momentum, or Adam, by back-propagation, with every weight-decay form.
 
     Parameters
     ----------
     lr : float
-        Learning rate η > 0.
+        Learning rate η > 0 (the base rate η₀ of a schedule).
     epochs : int
         Passes over the training data (>= 1).
     batch_size : int or None
@@ -67,6 +72,7 @@ class BackpropTrainer(Trainer):
         does not divide n.  Sizes above n act as full batch.
     momentum : float
         μ in [0, 1) (heavy ball, v ← μ·v + g; θ ← θ − η·v; v starts at 0).
+        SGD only: with optimizer="adam" it must stay 0 (β₁ is Adam's momentum).
     decay : {"coupled", "decoupled"}
         Where the L2 part λ₂ of the objective's penalty acts (and the gradient
         of weight elimination, which has no L2 part: added to g, or applied
@@ -77,7 +83,14 @@ class BackpropTrainer(Trainer):
         "decoupled": the momentum sees g_D only and, after the step, the weights
         shrink by η·λ₂ times their value before the step: w ← w − η·λ₂·w_old.
         Both have the fixed point of E = D + R when μ = 0 (they are then the
-        same update); with μ > 0 they differ.  ``decay`` never touches the L1
+        same update); with μ > 0 they differ: decoupled decay with momentum
+        converges to the optimum for λ₂·(1 − μ), not λ₂ (at a fixed point
+        v = g_D/(1 − μ), so g_D + λ₂·(1 − μ)·w = 0).  With optimizer="adam",
+        "coupled" is ``torch.optim.Adam(weight_decay=λ₂)``, whose full-batch
+        fixed point is the optimum of E for the same λ₂, and "decoupled" is
+        ``torch.optim.AdamW(weight_decay=λ₂)`` (biases in a group without
+        decay), whose fixed point has no single λ
+        (:func:`swarmreg.conventions.effective_l2` measures the nearest).  ``decay`` never touches the L1
         part: with l1="subgradient" its term λ₁·sign(w) stays in g (and so in
         the momentum) under both decays; with l1="proximal" it is applied
         after the step under both.
@@ -86,7 +99,10 @@ class BackpropTrainer(Trainer):
         subtracts a fixed fraction of each weight, on top of whatever penalty
         the objective carries (use it with penalty None to study it alone).
         For SGD its fixed point is that of L2 with λ = d·(1 − μ)/η, see
-        :func:`swarmreg.conventions.from_decoupled_fraction`.  (Not PyTorch's
+        :func:`swarmreg.conventions.from_decoupled_fraction`.  Under a
+        schedule the fraction of a step is d·η/η₀ (it follows the schedule's
+        multiplier, as AdamW's lr·wd does), so with SGD that λ holds at every
+        step.  (Not PyTorch's
         ``weight_decay``, which is the coupled λ₂: decay="coupled" with an L2
         penalty.)
     l1 : {"subgradient", "proximal"}
@@ -98,6 +114,26 @@ class BackpropTrainer(Trainer):
     shuffle : bool
         Reshuffle the samples every epoch (from ``seed``); else visit them in
         order 0..n−1.  Irrelevant for full batch.
+    optimizer : {"sgd", "adam"}
+        The step: heavy-ball SGD, or Adam (Kingma & Ba 2015) as
+        ``torch.optim.Adam`` computes it, step for step.
+    betas : (float, float)
+        Adam's (β₁, β₂), each in [0, 1).
+    eps : float
+        Adam's ε > 0, added to √v̂.
+    lr_schedule : {"constant", "cosine", "step"}
+        The learning rate of each epoch (:mod:`swarmreg.schedules`): constant
+        η₀; cosine annealing from η₀ towards ``lr_min`` over the epochs
+        (``CosineAnnealingLR(T_max=epochs, eta_min=lr_min)``); or η₀ times
+        ``lr_gamma`` every ``lr_step_size`` epochs (``StepLR``), stepped once
+        per epoch.  Every rule sees the scheduled η of its step.
+    lr_min : float
+        The cosine schedule's floor, in [0, η₀].
+    lr_step_size : int or None
+        The step schedule's period in epochs (None: a third of the epochs,
+        rounded up).
+    lr_gamma : float
+        The step schedule's factor > 0.
 
     Notes
     -----
@@ -117,7 +153,9 @@ class BackpropTrainer(Trainer):
         "L2 strength λ, which here is an L2(λ) penalty on the objective with decay='coupled'"))
     def __init__(self, lr: float = 0.1, epochs: int = 100, batch_size: int | None = None,
                  momentum: float = 0.0, decay: str = "coupled", decay_fraction: float = 0.0,
-                 l1: str = "subgradient", shuffle: bool = True):
+                 l1: str = "subgradient", shuffle: bool = True, optimizer: str = "sgd",
+                 betas: tuple = (0.9, 0.999), eps: float = 1e-8, lr_schedule: str = "constant",
+                 lr_min: float = 0.0, lr_step_size: int | None = None, lr_gamma: float = 0.1):
         self.lr = checks.real("lr", lr, positive=True)
         self.epochs = checks.integer("epochs", epochs)
         self.batch_size = None if batch_size is None else checks.integer("batch_size", batch_size)
@@ -132,6 +170,18 @@ class BackpropTrainer(Trainer):
         if not isinstance(shuffle, (bool, np.bool_)):
             raise ValueError(f"shuffle must be True or False, got {shuffle!r}")
         self.shuffle = bool(shuffle)
+        if optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer={optimizer!r} is not an optimizer; valid: {', '.join(OPTIMIZERS)}")
+        self.optimizer = optimizer
+        if optimizer == "adam" and self.momentum:
+            raise ValueError(f"momentum must be 0 with optimizer='adam' (its momentum is betas[0]), got {momentum!r}")
+        if isinstance(betas, (str, bytes)) or not hasattr(betas, "__len__") or len(betas) != 2:
+            raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
+        self.betas = (checks.unit_interval("betas[0]", betas[0]), checks.unit_interval("betas[1]", betas[1]))
+        self.eps = checks.real("eps", eps, positive=True)
+        self.lr_schedule = lr_schedule
+        self.lr_min, self.lr_step_size, self.lr_gamma = check_schedule(lr_schedule, lr_min, lr_step_size,
+                                                                       lr_gamma, self.lr)
 
     def memory_bytes(self, model, n_samples: int, dtype=np.float64, l1: bool = True) -> int:
         """An upper estimate of the peak bytes :meth:`fit` allocates.
@@ -163,8 +213,10 @@ class BackpropTrainer(Trainer):
         if item != 8:  # float32 layers meet the float64 gradient: matmul casts its operands
             step += 2 * m * max(model.sizes) * 8
         evaluation = evaluation_memory(model, n, dtype)
-        vectors = 8 * model.n_params * 8
-        return max(step, evaluation) + vectors + 2 * 8 * n + history_bytes(self.epochs + 2, len(GRADIENT_COLUMNS))
+        vectors = (11 if self.optimizer == "adam" else 8) * model.n_params * 8
+        rates = 8 * self.epochs  # the schedule's rate of every epoch
+        return (max(step, evaluation) + vectors + 2 * 8 * n + rates
+                + history_bytes(self.epochs + 2, len(GRADIENT_COLUMNS)))
 
     def fit(self, objective, theta0=None, seed=None, callback=None) -> TrainResult:
         """Train on ``objective`` for ``epochs`` epochs.
@@ -223,7 +275,9 @@ class BackpropTrainer(Trainer):
             momentum=self.momentum, decay=self.decay, decay_fraction=self.decay_fraction, l1_mode=self.l1,
             l1=pen.l1 if pen is not None else 0.0, l2=pen.l2 if pen is not None else 0.0,
             slices=objective.penalty_slices, n_params=objective.n_params,
-            smooth=pen if isinstance(pen, WeightElimination) else None)
+            smooth=pen if isinstance(pen, WeightElimination) else None, optimizer=self.optimizer,
+            betas=self.betas, eps=self.eps, lr=self.lr)
+        rates = learning_rates(self.lr_schedule, self.lr, self.epochs, self.lr_min, self.lr_step_size, self.lr_gamma)
         w_old = theta.copy()
         sound = theta.copy()  # the last epoch-end theta whose E passed the divergence check
         work = {"forward_samples": 0, "backward_samples": 0}
@@ -243,6 +297,7 @@ class BackpropTrainer(Trainer):
             limit = DIVERGENCE_RATIO * max(row["value"], DIVERGENCE_FLOOR)
             order = np.arange(n)
             for epoch in range(1, self.epochs + 1):
+                lr = rates[epoch - 1]
                 if self.shuffle and batch < n:
                     order = shuffle_rng.permutation(n)
                 finite = True
@@ -256,7 +311,7 @@ class BackpropTrainer(Trainer):
                     work["forward_samples"] += m
                     work["backward_samples"] += m
                     np.copyto(w_old, theta)
-                    decay_rules.apply_chain(rules, theta, g, w_old, self.lr)
+                    decay_rules.apply_chain(rules, theta, g, w_old, lr)
                     if not np.isfinite(theta).all():
                         finite = False
                         break

@@ -88,6 +88,8 @@ class TrainResult:
     def __post_init__(self):
         if self.status not in STATUSES:
             raise ValueError(f"status={self.status!r} is not one of {', '.join(STATUSES)}")
+        # the settings as JSON holds them (tuples as lists), so that a result and its round trip agree
+        object.__setattr__(self, "config", _json_safe(self.config))
 
     def to_dict(self) -> dict:
         """A dict of JSON types only (non-finite numbers as "nan"/"inf" strings)."""

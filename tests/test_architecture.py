@@ -23,7 +23,7 @@ from swarmreg import records
 ROOT = Path(str(resources.files("swarmreg")))
 SCRIPTS = ROOT.parent / "scripts"
 
-CORE = {"model", "objective", "penalties", "decay", "training", "backprop", "swarm", "reference", "cmaes",
+CORE = {"model", "objective", "penalties", "decay", "schedules", "training", "backprop", "swarm", "reference", "cmaes",
         "topologies", "result", "checks", "conventions", "files", "data"}
 UPPER = {"sweep", "records", "measures", "plots", "report", "cli", "experiment"}
 TRAINERS = {"backprop", "swarm", "reference", "cmaes"}

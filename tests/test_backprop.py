@@ -319,7 +319,9 @@ def test_history_and_result_are_evaluated_on_all_training_data():
     assert np.all(np.diff(h["seconds"]) >= 0)
     assert (res.trainer, res.status, res.iterations) == ("backprop", "max_iter", 4)
     assert res.config == dict(lr=0.3, epochs=4, batch_size=8, momentum=0.5, decay="coupled",
-                              decay_fraction=0.0, l1="subgradient", shuffle=True)
+                              decay_fraction=0.0, l1="subgradient", shuffle=True, optimizer="sgd",
+                              betas=[0.9, 0.999], eps=1e-8, lr_schedule="constant", lr_min=0.0,
+                              lr_step_size=None, lr_gamma=0.1)
     assert TrainResult.from_dict(res.to_dict()).config == res.config
 
 
