@@ -22,12 +22,13 @@ from .model import MLP, check_finite, softmax
 from .penalties import L1, L2, ElasticNet, WeightElimination, make_penalty, soft_threshold  # re-exported
 
 __all__ = ["L2", "L1", "ElasticNet", "WeightElimination", "RegularizedError", "LOSSES", "make_penalty", "soft_threshold",
-           "MAX_MEMORY", "chunk_lengths", "batch_memory", "evaluation_memory"]
+           "MAX_MEMORY", "DEFAULT_LOSS", "chunk_lengths", "batch_memory", "evaluation_memory"]
 
 LOSSES = ("mse", "cross_entropy", "binary_cross_entropy")
 MAX_MEMORY = 64 * 2**20  # the default max_memory of RegularizedError
 CHUNK_BUDGET = 16 * 2**20  # what batch uses at most per chunk, whatever max_memory allows
-_DEFAULT_LOSS = {"identity": "mse", "softmax": "cross_entropy", "sigmoid": "binary_cross_entropy"}
+#: The loss a model's output takes when none is given.
+DEFAULT_LOSS = {"identity": "mse", "softmax": "cross_entropy", "sigmoid": "binary_cross_entropy"}
 
 
 def _pair_bytes(model: MLP, itemsize: int) -> int:
@@ -148,7 +149,7 @@ class RegularizedError:
         if not isinstance(model, MLP):
             raise ValueError(f"model must be an MLP, got {type(model).__name__}")
         if loss is None:
-            loss = _DEFAULT_LOSS[model.output]
+            loss = DEFAULT_LOSS[model.output]
         if loss not in LOSSES:
             raise ValueError(f"loss={loss!r} is not a loss; valid: {', '.join(LOSSES)}")
         if loss == "cross_entropy" and model.output != "softmax":

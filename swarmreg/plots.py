@@ -25,7 +25,7 @@ from . import records as R
 
 __all__ = ["plot_lambda_error", "plot_weight_norm", "plot_objective_gap", "plot_l1_sparsity", "plot_fits",
            "plot_decay_trajectory", "plot_convention_shift", "plot_convergence", "plot_swarm_variants",
-           "plot_swarm_behaviour", "text"]
+           "plot_swarm_behaviour", "plot_adaptive_decay", "text"]
 
 _TRIVIAL_STYLE = {"color": "gray", "linestyle": ":", "linewidth": 1.2}
 
@@ -433,4 +433,48 @@ def plot_swarm_behaviour(records) -> Figure:
         ax.set_title(text(ds))
     _legend(axes[0, 1])
     fig.suptitle("The swarm under the penalty: diversity, saturation and effective size (median over seeds)")
+    return fig
+
+
+def plot_adaptive_decay(records) -> Figure:
+    """SGD, Adam and AdamW under L2 (the records of :func:`swarmreg.records.adaptive_records`):
+    per data set, Σw² and the test loss against the nominal λ, and the effective λ of each
+    solution (``effective_lam``) against the nominal one with the diagonal where the two agree,
+    beside the relative residual that says how far the solution is from any L2 optimum."""
+    recs = [r for r in R.adaptive_records(records) if R.finished(r)]
+    if not recs:
+        return _empty("no backprop L2 records of a sweep with Adam")
+    sets = R.datasets(recs)
+    fig, axes = _grid(len(sets), 4, width=4.0, height=3.3)
+    for row, ds in zip(axes, sets):
+        mine = [r for r in recs if r["dataset"] == ds]
+        lams = [r["lam"] for r in mine]
+        for ax, key, label in ((row[0], "weight_sq_norm", "Σw² of the solution"),
+                               (row[1], "test_loss", "test " + _loss_name(mine))):
+            _trainer_lines(ax, mine, key)
+            _lam_axis(ax, lams, "nominal λ")
+            _y_log(ax, *_drawn_y(ax))
+            ax.set_ylabel(label)
+            ax.set_title(text(ds))
+        positive = [r for r in mine if r["lam"] > 0]
+        ax, res_ax = row[2], row[3]
+        for name in R.trainer_names(positive):
+            for target, key in ((ax, "effective_lam"), (res_ax, "effective_lam_residual")):
+                xs, med, q1, q3 = R.summarize([r for r in positive if r["trainer"] == name], key)
+                if len(xs):
+                    _line(target, xs, med, q1, q3, text(name))
+        pos = [v for v in lams if v > 0]
+        if pos:
+            ends = _drawable([min(pos), max(pos)])
+            ax.plot(ends, ends, color="gray", linestyle=":", linewidth=1.2, label="effective = nominal")
+        for target in (ax, res_ax):
+            _lam_axis(target, pos, "nominal λ")
+            _y_log(target, *_drawn_y(target))
+        ax.set_ylabel("effective λ: −(∇D·w)/(w·w)")
+        ax.set_title(text(f"{ds}: the λ the solution means"))
+        res_ax.set_ylabel("residual ‖∇D + λ*w‖ / ‖∇D‖")
+        res_ax.set_title(text(f"{ds}: distance from an L2 optimum"))
+        _legend(row[0])
+        _legend(ax)
+    fig.suptitle("Adaptive decay: SGD + L2, Adam + L2 (coupled) and AdamW (decoupled), median over seeds")
     return fig

@@ -33,7 +33,8 @@ __all__ = ["FIELDS", "FIELD_NAMES", "SPLITS", "SPLIT_SCORES", "Field", "new_reco
            "kind_of", "summarize", "best_lambda", "objective_gaps", "best_lambda_rows", "wilcoxon_rows",
            "transition_lambda", "quartiles", "median_curve", "median_curve_on_log_grid", "median", "middle_lambda",
            "decay_envelope", "datasets", "fit_curves", "convention_records", "convention_crossings",
-           "box_edge_fractions", "TASKS", "GRADIENT_FREE", "VARIANT_SWEEP", "GAP_SHARE", "GAP_FLOOR",
+           "box_edge_fractions", "TASKS", "GRADIENT_FREE", "VARIANT_SWEEP", "ADAPTIVE_SWEEP", "adaptive_records",
+           "optimizer_of", "effective_lambda_rows", "ON_DIAGONAL_FACTOR", "GAP_SHARE", "GAP_FLOOR",
            "variant_records", "gap_allowed", "failing_lambdas", "judged_lambdas", "reference_medians", "diversity_curves", "EFFECTIVE_WEIGHT", "SATURATED_TANH", "SATURATED_SIGMOID"]
 
 TASKS = ("classification", "regression")
@@ -45,6 +46,11 @@ GRADIENT_FREE = ("swarm", "cmaes")
 #: The built-in sweep of swarm variants: drawn in its own figure, kept out of the others.
 VARIANT_SWEEP = "report-swarm"
 VARIANT_SWEEPS = (VARIANT_SWEEP, VARIANT_SWEEP + "-quick")  # and its quick version (see swarmreg.report)
+#: The built-in sweep of SGD, Adam and AdamW under L2: drawn in its own figure, kept out of the others.
+ADAPTIVE_SWEEP = "report-adaptive"
+ADAPTIVE_SWEEPS = (ADAPTIVE_SWEEP, ADAPTIVE_SWEEP + "-quick")
+#: An effective λ is "the nominal one" (on the diagonal) when its median is within this factor of it.
+ON_DIAGONAL_FACTOR = 1.1
 #: A trainer minimizes E when its median E is within max(GAP_SHARE · E_ref, GAP_FLOOR) of the reference's.
 GAP_SHARE = 0.05
 GAP_FLOOR = 0.01
@@ -118,6 +124,11 @@ FIELDS = (
     Field("trivial_test_loss", "number?", "test data loss of the trivial predictor: every weight 0 and the "
                                           "output bias fitted on the training part (class prior or mean)",
           default=None),
+    Field("effective_lam", "number?", "the L2 strength the solution is closest to being stationary for: "
+                                      "λ* = −(∇_w D·w)/(w·w) on the training data "
+                                      "(swarmreg.conventions.effective_l2; null without weights)", default=None),
+    Field("effective_lam_residual", "number?", "how far the solution is from stationary at effective_lam: "
+                                               "‖∇_w D + λ*·w‖ / ‖∇_w D‖", default=None),
     Field("forward_samples", "int", "single-sample forward passes spent"),
     Field("backward_samples", "int", "single-sample backward passes spent"),
     Field("iterations", "int", "epochs, swarm iterations or L-BFGS iterations"),
@@ -235,7 +246,7 @@ def convention_sweeps(records) -> set:
 def main_records(records, penalty: str = "l2") -> list[dict]:
     """Records whose λ is a penalty strength of the given kind, outside the convention sweeps
     and the swarm-variant sweep (:func:`variant_records`)."""
-    skip = convention_sweeps(records) | set(VARIANT_SWEEPS)
+    skip = convention_sweeps(records) | set(VARIANT_SWEEPS) | set(ADAPTIVE_SWEEPS)
     return [r for r in records if r["penalty"] == penalty and r["lam_as"] == PENALTY and r["sweep"] not in skip]
 
 
@@ -247,6 +258,54 @@ def variant_records(records) -> list[dict]:
     if mine:
         return mine
     return [r for r in main_records(records) if r["kind"] in GRADIENT_FREE + (REFERENCE_KIND,)]
+
+
+def optimizer_of(r: dict) -> str:
+    """A backprop record's step rule ("sgd" for records that predate Adam); "" for other kinds."""
+    return r["trainer_config"].get("optimizer", "sgd") if r["kind"] == "backprop" else ""
+
+
+def adaptive_records(records) -> list[dict]:
+    """The records the adaptive-decay figure compares: the backprop L2 records (λ a penalty strength)
+    of the sweep named :data:`ADAPTIVE_SWEEP` when there is one, else of every sweep that has an
+    Adam record."""
+    def l2_backprop(r):
+        return r["kind"] == "backprop" and r["penalty"] == "l2" and r["lam_as"] == PENALTY
+
+    mine = [r for r in records if r["sweep"] in ADAPTIVE_SWEEPS and l2_backprop(r)]
+    if mine:
+        return mine
+    sweeps = {r["sweep"] for r in records if optimizer_of(r) == "adam"}
+    return [r for r in records if r["sweep"] in sweeps and l2_backprop(r)]
+
+
+def effective_lambda_rows(records) -> list[dict]:
+    """Per data set and trainer: how the effective L2 strength of its solutions
+    (``effective_lam``, :func:`swarmreg.conventions.effective_l2`) compares with the nominal λ,
+    over the λ > 0 with finished runs.
+
+    Each row: "dataset", "trainer", "optimizer", "decay", "lams" (nominal λ), "ratio" (median
+    effective/nominal per λ), "residual" (median residual per λ), "worst_factor" (the largest
+    max(ratio, 1/ratio) over λ; inf where a ratio is not positive), "on_diagonal" (every λ within
+    :data:`ON_DIAGONAL_FACTOR`)."""
+    rows = []
+    for ds in datasets(records):
+        drecs = [r for r in records if r["dataset"] == ds and r["lam"] > 0]
+        for name in trainer_names(drecs):
+            mine = [r for r in drecs if r["trainer"] == name and finished(r)
+                    and r.get("effective_lam") is not None and r.get("effective_lam_residual") is not None]
+            lams = sorted({r["lam"] for r in mine})
+            if not lams:
+                continue
+            ratio = [median([r["effective_lam"] / r["lam"] for r in mine if r["lam"] == lam]) for lam in lams]
+            residual = [median([r["effective_lam_residual"] for r in mine if r["lam"] == lam]) for lam in lams]
+            factors = [max(x, 1 / x) if x is not None and x > 0 else math.inf for x in ratio]
+            first = next(r for r in mine)
+            rows.append({"dataset": ds, "trainer": name, "optimizer": optimizer_of(first),
+                         "decay": first["trainer_config"].get("decay", ""), "lams": lams, "ratio": ratio,
+                         "residual": residual, "worst_factor": max(factors),
+                         "on_diagonal": all(f <= ON_DIAGONAL_FACTOR for f in factors)})
+    return rows
 
 
 def gap_allowed(reference_value: float) -> float:
@@ -606,13 +665,18 @@ def decay_envelope(record):
 
     settings = record["trainer_config"]
     if record["kind"] != "backprop" or record["penalty"] != "l2" or record["lam_as"] != PENALTY \
-            or any(k not in settings for k in STEP_SETTINGS):  # records of older versions lack some
+            or any(k not in settings for k in STEP_SETTINGS) \
+            or (settings.get("optimizer") == "adam" and settings["decay"] == "coupled"):  # not linear in w
         return None
     epochs = np.asarray([0 if v is None else v for v in record["history"].get("iteration", [])], dtype=float)
     per_epoch = record["backward_samples"] / max(record["iterations"], 1)  # samples seen per epoch
     batch = settings.get("batch_size") or per_epoch
-    steps = epochs * (int(math.ceil(per_epoch / batch)) if per_epoch else 1)
+    per_step = int(math.ceil(per_epoch / batch)) if per_epoch else 1
+    steps = epochs * per_step
     if not steps.size or steps.max() > MAX_ENVELOPE_STEPS:
         return None
     with np.errstate(over="ignore", invalid="ignore"):  # ηλ > 2: the decay alone explodes; drawn as far as finite
-        return pure_decay(settings, record["lam"], steps.astype(np.int64))
+        try:
+            return pure_decay(settings, record["lam"], steps.astype(np.int64), steps_per_epoch=per_step)
+        except ValueError:  # settings a record was edited into: nothing to draw
+            return None

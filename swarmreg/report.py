@@ -37,7 +37,8 @@ from .sweep.executors import check_jobs
 
 __all__ = ["make_report", "default_specs", "quick_spec", "FIGURES", "FigureEntry", "write_report_md", "md"]
 
-SPEC_FILES = ("report-l2.toml", "report-l1.toml", "report-conventions.toml", "report-swarm.toml")
+SPEC_FILES = ("report-l2.toml", "report-l1.toml", "report-conventions.toml", "report-swarm.toml",
+              "report-adaptive.toml")
 REPORT_FILE = "REPORT.md"
 
 
@@ -327,6 +328,44 @@ def _sentences_convergence(records, best_rows) -> list[str]:
     return out
 
 
+def _sentences_adaptive(records, best_rows) -> list[str]:
+    recs = [r for r in R.adaptive_records(records) if R.finished(r)]
+    out = []
+    for ds in R.datasets(recs):
+        drecs = [r for r in recs if r["dataset"] == ds]
+        bits = []
+        for row in (x for x in R.effective_lambda_rows(drecs) if x["dataset"] == ds):
+            ratios = [x for x in row["ratio"] if x is not None]
+            if not ratios:
+                continue
+            where = (f"within a factor {_g(row['worst_factor'])} of the nominal λ at all {len(row['lams'])} λ > 0"
+                     if row["on_diagonal"] else
+                     f"{_g(min(ratios))}× to {_g(max(ratios))}× the nominal λ over {len(row['lams'])} λ > 0, "
+                     "so no single λ describes it")
+            bits.append(f"{md(row['trainer'])}'s effective λ is {where} (median residual "
+                        f"{_g(R.median(row['residual']))})")
+        if bits:
+            out.append(f"On {md(ds)}: " + "; ".join(bits) + ".")
+        chosen = []
+        for name in R.trainer_names(drecs):
+            lam = R.best_lambda(drecs, name, ds)
+            at = [r for r in drecs if r["trainer"] == name and r["lam"] == lam]
+            if lam is not None and at:
+                chosen.append(f"{md(name)} λ = {_g(lam)} (test loss {_g(R.median([r['test_loss'] for r in at]))}, "
+                              f"Σw² {_g(R.median([r['weight_sq_norm'] for r in at]))})")
+        if chosen:
+            out.append("Validation error chooses " + "; ".join(chosen) + ".")
+    rows = R.effective_lambda_rows(recs)
+    coupled = [x for x in rows if x["decay"] == "coupled"]
+    decoupled = [x for x in rows if x["decay"] == "decoupled"]
+    if coupled and decoupled:
+        out.append(f"The coupled forms (L2 in the gradient, SGD or Adam) are on the diagonal in "
+                   f"{sum(x['on_diagonal'] for x in coupled)} of {len(coupled)} (trainer, data set) pairs; the "
+                   f"decoupled ones in {sum(x['on_diagonal'] for x in decoupled)} of {len(decoupled)} (within a "
+                   f"factor {_g(R.ON_DIAGONAL_FACTOR)} of the nominal λ at every λ, median over seeds).")
+    return out
+
+
 # ------------------------------------------------------------------ the figures
 @dataclass(frozen=True)
 class FigureEntry:
@@ -353,6 +392,8 @@ FIGURES = (
                 _sentences_variants),
     FigureEntry("swarm_behaviour.png", "The swarm under the penalty", plots.plot_swarm_behaviour,
                 _sentences_behaviour),
+    FigureEntry("adaptive_decay.png", "Adam, AdamW and the meaning of λ", plots.plot_adaptive_decay,
+                _sentences_adaptive),
 )
 
 

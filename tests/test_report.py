@@ -189,11 +189,12 @@ def _record(name, kind, lam, seed, dataset, value, sq, test, task, sweep_name="s
         penalty=penalty, seed=seed, run_seed=seed,
         config={"seed": seed, "test_fraction": 0.25, "validation_fraction": 0.2,
                 "model": {"hidden": [3], "activation": "tanh"}, "trainer": {"settings": {}}},
-        trainer_config={"backprop": {"lr": 0.1}, "swarm": {"bounds": [-10.0, 10.0]}}.get(kind, {}),
+        trainer_config={"backprop": {"lr": 0.1, "optimizer": "adam", "decay": "decoupled"},
+                        "swarm": {"bounds": [-10.0, 10.0]}}.get(kind, {}),
         value=value, data_loss=value, penalty_value=0.0,
         weight_sq_norm=sq, zero_fraction=0.5, near_zero_fraction=0.5, effective_weights=3, saturation=0.25,
         final_diversity=0.1 if kind == "swarm" else None, zero_value=1.1, trivial_test_loss=1.1,
-        forward_samples=20, backward_samples=20,
+        effective_lam=value, effective_lam_residual=sq, forward_samples=20, backward_samples=20,
         iterations=2, seconds=0.2, status=status, theta=theta, history=history,
         **{f"{s}_loss": test for s in R.SPLITS}, **{f"{s}_accuracy": None for s in R.SPLITS},
         **{f"{s}_rmse": test for s in R.SPLITS})
@@ -288,6 +289,6 @@ def test_the_report_leaves_out_a_trainer_whose_extra_is_missing_and_says_so(monk
         specs, suffixes, notes = report._installed()
     kinds = {t.kind for s in specs for t in s.trainers}
     assert "cmaes" not in kinds and "swarm" in kinds
-    assert suffixes == ["", "", "", "-without-cma"] and specs[-1].name == "report-swarm"
+    assert suffixes == ["", "", "", "-without-cma", ""] and specs[3].name == "report-swarm"
     text = report.write_report_md([], notes=notes)
     assert "CMA-ES left out of report-swarm" in text

@@ -460,6 +460,61 @@ def test_decay_fraction_runs_use_lambda_as_the_fraction():
     assert rec["canonical_lam"] == pytest.approx(0.01 * (1 - 0.5) / 0.05, rel=1e-12)  # λ = d(1 − μ)/η
 
 
+@pytest.mark.parametrize("lam_as, penalty, dataset, canonical", [
+    # iris: 3 classes, softmax + cross-entropy; n_train = 90 with the default fractions
+    ("sklearn_alpha", "l2", "iris", lambda a, n, k: a / n),
+    ("nielsen", "l2", "iris", lambda a, n, k: a / n),             # his log-likelihood cost
+    ("nielsen", "l2", "sine", lambda a, n, k: 2 * a / (k * n)),   # his quadratic cost, k = 1
+    ("sklearn_alpha", "l2", "sine", lambda a, n, k: 2 * a / (k * n)),
+    ("keras_l2", "l2", "iris", lambda a, n, k: 2 * a),
+    ("keras_l1", "l1", "iris", lambda a, n, k: a),
+])
+def test_lambda_in_another_codes_convention_is_translated_for_the_run(lam_as, penalty, dataset, canonical):
+    spec = sweep.parse_spec({"datasets": [dataset], "seeds": [0], "lambdas": [0.3], "penalty": penalty,
+                             "model": {"hidden": [3]},
+                             "trainers": [{"kind": "lbfgs", "lam_as": lam_as, "max_iter": 5}]})
+    (run,) = sweep.expand_runs(spec)
+    rec = sweep.run_one(run)
+    ds = load_dataset(dataset, seed=0)
+    k = ds.n_classes if ds.task == "classification" else 1
+    lam = canonical(0.3, ds.n_train, k)
+    assert rec["lam"] == 0.3 and rec["lam_as"] == lam_as and rec["penalty"] == penalty
+    assert rec["canonical_lam"] == pytest.approx(lam, rel=1e-12)
+    # the objective the run minimized carries the canonical λ: R at the solution says so
+    w = np.array(rec["theta"])[MLP((ds.n_features, 3, k)).weight_mask]
+    expected = lam * np.abs(w).sum() if penalty == "l1" else lam / 2 * (w @ w)
+    assert rec["penalty_value"] == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("lam_as, penalty", [("keras_l1", "l2"), ("sklearn_alpha", "l1"), ("nielsen", "elastic"),
+                                             ("keras_l2", "weight_elimination")])
+def test_a_convention_of_another_penalty_is_refused(lam_as, penalty):
+    with pytest.raises(ValueError, match=f'lam_as = "{lam_as}" is a strength of penalty'):
+        sweep.parse_spec({"datasets": ["iris"], "lambdas": [0.1], "penalty": penalty,
+                          "trainers": [{"kind": "backprop", "lam_as": lam_as}]})
+
+
+def test_records_carry_the_effective_lambda_of_their_solution():
+    spec = sweep.parse_spec({"datasets": ["iris"], "seeds": [0], "lambdas": [0.1], "model": {"hidden": [3]},
+                             "trainers": [{"kind": "lbfgs", "max_iter": 500},
+                                          {"name": "adamw", "kind": "backprop", "optimizer": "adam",
+                                           "decay": "decoupled", "lr": 0.01, "epochs": 300}]})
+    ref, adamw = (sweep.run_one(run) for run in sweep.expand_runs(spec))
+    # at the reference optimum the effective λ is the nominal one
+    assert ref["effective_lam"] == pytest.approx(0.1, rel=1e-4) and ref["effective_lam_residual"] < 1e-3
+    # by hand, for the AdamW solution: λ* = −(∇_w D · w)/(w · w)
+    ds = load_dataset("iris", seed=0)
+    obj = RegularizedError(MLP((4, 3, 3), output="softmax"), ds.X_train, ds.y_train)
+    theta = np.array(adamw["theta"])
+    g = obj.data_value_and_grad(theta)[1][obj.model.weight_mask]
+    w = theta[obj.model.weight_mask]
+    lam = -(g @ w) / (w @ w)
+    assert adamw["effective_lam"] == pytest.approx(lam, rel=1e-9)
+    assert adamw["effective_lam_residual"] == pytest.approx(np.linalg.norm(g + lam * w) / np.linalg.norm(g),
+                                                            rel=1e-9)
+    assert adamw["canonical_lam"] == 0.1 and adamw["effective_lam"] < 0.05
+
+
 # ------------------------------------------------------------------ results file
 def test_sweep_writes_records_resumes_and_loads(tmp_path, fake_executor):
     spec = write(tmp_path, TINY)

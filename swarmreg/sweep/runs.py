@@ -20,17 +20,18 @@ import numpy as np
 from .. import records
 from ..backprop import BackpropTrainer
 from ..cmaes import CMAESTrainer
+from ..conventions import effective_l2
 from ..data import load_dataset
 from ..measures import effective_weights, saturation, trivial_theta
 from ..model import MLP
-from ..objective import RegularizedError
+from ..objective import DEFAULT_LOSS, RegularizedError
 from ..reference import LBFGSTrainer
 from ..result import weight_stats
 from ..swarm import SwarmTrainer
-from .meaning import MEANINGS
+from .meaning import MEANINGS, Problem
 
 __all__ = ["TRAINER_KINDS", "run_id", "run_seed", "expand_runs", "build_problem", "build_trainer", "run_one",
-           "check_loss", "memory_estimate", "record_bytes", "network_size", "dataset", "HISTORY_ROWS", "NEAR_ZERO"]
+           "check_loss", "problem_of", "memory_estimate", "record_bytes", "network_size", "dataset", "HISTORY_ROWS", "NEAR_ZERO"]
 
 #: The trainer kinds a spec may name, and the class each one builds.
 TRAINER_KINDS = {"backprop": BackpropTrainer, "swarm": SwarmTrainer, "lbfgs": LBFGSTrainer, "cmaes": CMAESTrainer}
@@ -102,11 +103,17 @@ def build_problem(run: dict):
     """The data set, model and training objective of a run."""
     ds = dataset(run["dataset"], run["seed"], run["test_fraction"], run["validation_fraction"])
     model = _network(ds, run["model"]["hidden"], run["model"]["activation"])
+    loss = DEFAULT_LOSS[model.output] if run["loss"] == "auto" else run["loss"]
     meaning = MEANINGS[run["trainer"]["lam_as"]]
-    penalty = meaning.penalty(run["lam"], run["penalty"], run["l1_ratio"], run.get("w0", 1.0))
-    objective = RegularizedError(model, ds.X_train, ds.y_train, loss=None if run["loss"] == "auto" else run["loss"],
-                                 penalty=penalty)
+    penalty = meaning.penalty(run["lam"], run["penalty"], run["l1_ratio"], run.get("w0", 1.0),
+                              Problem(ds.n_train, loss, model.n_outputs))
+    objective = RegularizedError(model, ds.X_train, ds.y_train, loss=loss, penalty=penalty)
     return ds, model, objective
+
+
+def problem_of(objective) -> Problem:
+    """What a λ convention needs to know of a run's objective."""
+    return Problem(objective.n_samples, objective.loss, objective.model.n_outputs)
 
 
 def build_trainer(trainer: dict, lam: float):
@@ -186,10 +193,12 @@ def run_one(run: dict) -> dict:
     zero = np.zeros(model.n_params)
     trivial = _split_scores(model, trivial_theta(model, ds.y_train, objective.loss), ds.X_test, ds.y_test,
                             objective.loss, ds.task)["loss"]
+    with np.errstate(all="ignore"):  # a diverged run's θ: no number rather than a warning
+        lam_eff, residual = effective_l2(objective, theta)
     record = records.new_record(
         id=run["id"], spec_hash=None, sweep=run.get("sweep", ""), dataset=run["dataset"], task=ds.task,
         trainer=t["name"], kind=t["kind"], lam=run["lam"], lam_as=t["lam_as"],
-        canonical_lam=_number(MEANINGS[t["lam_as"]].canonical(run["lam"], trainer.config)),
+        canonical_lam=_number(MEANINGS[t["lam_as"]].canonical(run["lam"], trainer.config, problem_of(objective))),
         penalty=MEANINGS[t["lam_as"]].canonical_penalty(run["penalty"]), seed=run["seed"],
         run_seed=run_seed(run["id"]),
         config={k: v for k, v in run.items() if k not in ("id", "sweep")},
@@ -201,6 +210,7 @@ def run_one(run: dict) -> dict:
         saturation=_number(saturation(model, theta, ds.X_train)),
         final_diversity=_number(diversity[-1]) if diversity is not None and len(diversity) else None,
         zero_value=_number(objective(zero)), trivial_test_loss=trivial,
+        effective_lam=_number(lam_eff), effective_lam_residual=_number(residual),
         forward_samples=int(res.forward_samples), backward_samples=int(res.backward_samples),
         iterations=int(res.iterations), seconds=float(res.seconds), status=res.status,
         theta=[_number(x) for x in theta.tolist()],

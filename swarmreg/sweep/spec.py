@@ -404,6 +404,9 @@ def _trainer(t, where: str, penalty: str, lambdas: tuple) -> TrainerSpec:
     meaning = MEANINGS[lam_as]
     if meaning.kinds is not None and kind not in meaning.kinds:
         _fail(f'{where}: lam_as = "{lam_as}" needs kind = {" or ".join(map(repr, meaning.kinds))}, got {kind!r}')
+    if meaning.penalties is not None and penalty not in meaning.penalties:
+        _fail(f'{where}: lam_as = "{lam_as}" is a strength of penalty = '
+              f'{" or ".join(map(repr, meaning.penalties))}; this spec has penalty = {penalty!r}')
     settings = {k: _setting(where, k, v, params[k]) for k, v in t.items() if k in params}
     for key in meaning.sets:
         if key in settings:
