@@ -473,8 +473,9 @@ def plot_adaptive_decay(records) -> Figure:
         ax.set_ylabel("effective λ: −(∇D·w)/(w·w)")
         ax.set_title(text(f"{ds}: the λ the solution means"))
         res_ax.set_ylabel("residual ‖∇D + λ*w‖ / ‖∇D‖")
-        res_ax.set_title(text(f"{ds}: distance from an L2 optimum"))
+        res_ax.set_title(text(f"{ds}: stationarity residual"))
         _legend(row[0])
         _legend(ax)
-    fig.suptitle("Adaptive decay: SGD + L2, Adam + L2 (coupled) and AdamW (decoupled), median over seeds")
+    fig.suptitle("Adaptive decay: L2 in the gradient (SGD, Adam) against decoupled decay (AdamW, SGD with momentum), "
+                 "median over seeds")
     return fig

@@ -284,7 +284,7 @@ def effective_lambda_rows(records) -> list[dict]:
     (``effective_lam``, :func:`swarmreg.conventions.effective_l2`) compares with the nominal λ,
     over the λ > 0 with finished runs.
 
-    Each row: "dataset", "trainer", "optimizer", "decay", "lams" (nominal λ), "ratio" (median
+    Each row: "dataset", "trainer", "optimizer", "decay", "momentum", "lams" (nominal λ), "ratio" (median
     effective/nominal per λ), "residual" (median residual per λ), "worst_factor" (the largest
     max(ratio, 1/ratio) over λ; inf where a ratio is not positive), "on_diagonal" (every λ within
     :data:`ON_DIAGONAL_FACTOR`)."""
@@ -302,7 +302,8 @@ def effective_lambda_rows(records) -> list[dict]:
             factors = [max(x, 1 / x) if x is not None and x > 0 else math.inf for x in ratio]
             first = next(r for r in mine)
             rows.append({"dataset": ds, "trainer": name, "optimizer": optimizer_of(first),
-                         "decay": first["trainer_config"].get("decay", ""), "lams": lams, "ratio": ratio,
+                         "decay": first["trainer_config"].get("decay", ""),
+                         "momentum": first["trainer_config"].get("momentum", 0.0), "lams": lams, "ratio": ratio,
                          "residual": residual, "worst_factor": max(factors),
                          "on_diagonal": all(f <= ON_DIAGONAL_FACTOR for f in factors)})
     return rows

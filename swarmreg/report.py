@@ -338,6 +338,16 @@ def _sentences_adaptive(records, best_rows) -> list[str]:
             ratios = [x for x in row["ratio"] if x is not None]
             if not ratios:
                 continue
+            mu = row["momentum"] if isinstance(row["momentum"], (int, float)) else 0.0
+            if row["optimizer"] == "sgd" and row["decay"] == "decoupled" and 0 < mu < 1:
+                # the fixed point of decoupled decay with momentum: the optimum for λ·(1 − μ)
+                near = sum(max(x / (1 - mu), (1 - mu) / x) <= R.ON_DIAGONAL_FACTOR for x in ratios if x > 0)
+                bits.append(f"{md(row['trainer'])}'s effective λ is a median {_g(R.median(ratios))}× the nominal λ, "
+                            f"within a factor {_g(R.ON_DIAGONAL_FACTOR)} of λ·(1 − μ) = {_g(1 - mu)}·λ at {near} of "
+                            f"{len(ratios)} λ > 0 (median residual {_g(R.median(row['residual']))}); the fixed "
+                            f"point of decoupled decay with momentum μ = {_g(mu)} is the optimum for λ·(1 − μ), "
+                            "not λ")
+                continue
             where = (f"within a factor {_g(row['worst_factor'])} of the nominal λ at all {len(row['lams'])} λ > 0"
                      if row["on_diagonal"] else
                      f"{_g(min(ratios))}× to {_g(max(ratios))}× the nominal λ over {len(row['lams'])} λ > 0, "
@@ -357,11 +367,11 @@ def _sentences_adaptive(records, best_rows) -> list[str]:
             out.append("Validation error chooses " + "; ".join(chosen) + ".")
     rows = R.effective_lambda_rows(recs)
     coupled = [x for x in rows if x["decay"] == "coupled"]
-    decoupled = [x for x in rows if x["decay"] == "decoupled"]
+    decoupled = [x for x in rows if x["decay"] == "decoupled" and x["optimizer"] == "adam"]
     if coupled and decoupled:
         out.append(f"The coupled forms (L2 in the gradient, SGD or Adam) are on the diagonal in "
-                   f"{sum(x['on_diagonal'] for x in coupled)} of {len(coupled)} (trainer, data set) pairs; the "
-                   f"decoupled ones in {sum(x['on_diagonal'] for x in decoupled)} of {len(decoupled)} (within a "
+                   f"{sum(x['on_diagonal'] for x in coupled)} of {len(coupled)} (trainer, data set) pairs; AdamW "
+                   f"in {sum(x['on_diagonal'] for x in decoupled)} of {len(decoupled)} (within a "
                    f"factor {_g(R.ON_DIAGONAL_FACTOR)} of the nominal λ at every λ, median over seeds).")
     return out
 
