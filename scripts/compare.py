@@ -13,6 +13,7 @@ import sys
 
 import numpy as np
 
+from swarmreg import backend
 from swarmreg.report import default_specs
 from swarmreg.sweep import expand_runs, parse_spec, run_one
 
@@ -28,6 +29,7 @@ def main(argv=None) -> int:
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--hidden", type=int, nargs="*", default=[12])
     args = p.parse_args(argv)
+    backend.limit_process()  # small products on one thread (SWARMREG_THREADS to change it)
     try:
         spec = parse_spec({"datasets": [args.dataset], "seeds": args.seeds, "penalty": args.penalty,
                            "lambdas": [args.lam], "model": {"hidden": args.hidden}, "trainers": TRAINERS},

@@ -28,6 +28,7 @@ from collections import defaultdict
 
 import numpy as np
 
+from swarmreg import backend
 from swarmreg.sweep import build_problem, expand_runs, open_executor, parse_spec, run_sweep
 
 BUDGET = {"particles": 40, "iterations": 1500}
@@ -118,6 +119,7 @@ def main(argv=None) -> int:
     p.add_argument("--jobs", type=int, default=None)
     p.add_argument("--large", action="store_true", help="the default swarm on networks of more than 1,000 parameters")
     args = p.parse_args(argv)
+    backend.limit_process()  # small products on one thread (SWARMREG_THREADS to change it)
     if args.large:
         return main_large(args.seeds, [0.0, *np.logspace(-4, 0, 9)])
     try:

@@ -30,12 +30,13 @@ import math
 
 import numpy as np
 
-from . import checks, decay as decay_rules
-from .objective import evaluation_memory
+from . import backend, checks, decay as decay_rules
+from .objective import RegularizedError, evaluation_memory
 from .penalties import WeightElimination
 from .result import GRADIENT_COLUMNS, TrainResult
 from .schedules import SCHEDULES, check_schedule, learning_rates
-from .training import FitLog, GradientObjective, Trainer, history_bytes, point_row, require, retired_keywords
+from .training import (FitLog, GradientObjective, Trainer, held_threads, history_bytes, point_row, require,
+                       retired_keywords)
 
 __all__ = ["BackpropTrainer", "DECAYS", "L1_MODES", "OPTIMIZERS", "SCHEDULES", "DIVERGENCE_RATIO", "DIVERGENCE_FLOOR"]
 
@@ -218,6 +219,7 @@ class BackpropTrainer(Trainer):
         return (max(step, evaluation) + vectors + 2 * 8 * n + rates
                 + history_bytes(self.epochs + 2, len(GRADIENT_COLUMNS)))
 
+    @held_threads
     def fit(self, objective, theta0=None, seed=None, callback=None) -> TrainResult:
         """Train on ``objective`` for ``epochs`` epochs.
 
@@ -278,6 +280,12 @@ class BackpropTrainer(Trainer):
             smooth=pen if isinstance(pen, WeightElimination) else None, optimizer=self.optimizer,
             betas=self.betas, eps=self.eps, lr=self.lr)
         rates = learning_rates(self.lr_schedule, self.lr, self.epochs, self.lr_min, self.lr_step_size, self.lr_gamma)
+        runner = None
+        if backend.resolve() == "numba" and isinstance(objective, RegularizedError) \
+                and type(objective).data_value_and_grad is RegularizedError.data_value_and_grad:
+            from .kernels.epoch import EpochRunner
+
+            runner = EpochRunner(objective, rules, batch)
         w_old = theta.copy()
         sound = theta.copy()  # the last epoch-end theta whose E passed the divergence check
         work = {"forward_samples": 0, "backward_samples": 0}
@@ -301,7 +309,11 @@ class BackpropTrainer(Trainer):
                 if self.shuffle and batch < n:
                     order = shuffle_rng.permutation(n)
                 finite = True
-                for lo in range(0, n, batch):
+                if runner is not None:  # the whole epoch in one compiled call
+                    finite, done = runner(theta, w_old, order, lr)
+                    work["forward_samples"] += done
+                    work["backward_samples"] += done
+                for lo in range(0, n, batch) if runner is None else ():
                     rows = None if batch == n else order[lo:lo + batch]
                     d, g = objective.data_value_and_grad(theta, rows)
                     if not math.isfinite(d):

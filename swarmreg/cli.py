@@ -299,6 +299,9 @@ def main(argv=None) -> int:
         with _sigterm_raises(), _warnings_as_lines():
             args = _build_parser().parse_args(argv)
             _loading(args)
+            from .backend import limit_process
+
+            limit_process()  # small products run on one thread (SWARMREG_THREADS to change it)
             return {"sweep": _cmd_sweep, "train": _cmd_train, "datasets": _cmd_datasets,
                     "report": _cmd_report}[args.command](args)
     except (_UsageError, ValueError, OSError) as exc:  # OSError: a file or folder the user named

@@ -22,7 +22,7 @@ from . import checks
 from .model import MLP
 from .objective import batch_memory, evaluation_memory
 from .result import HISTORY_COLUMNS, TrainResult
-from .training import BatchObjective, FitLog, Trainer, history_bytes, point_row, require
+from .training import BatchObjective, FitLog, Trainer, held_threads, history_bytes, point_row, require
 
 __all__ = ["CMAESTrainer", "CMAES_COLUMNS"]
 
@@ -101,6 +101,7 @@ class CMAESTrainer(Trainer):
         square = 0 if self.diagonal else 6 * D * D
         return 8 * (square + 12 * lam * D + 64 * D) + objective + history_bytes(rows, len(CMAES_COLUMNS))
 
+    @held_threads
     def fit(self, objective, theta0=None, seed=None, callback=None) -> TrainResult:
         """Minimize ``objective`` with CMA-ES.
 

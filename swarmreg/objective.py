@@ -17,7 +17,7 @@ import numbers
 import numpy as np
 from scipy.special import expit
 
-from . import checks
+from . import backend, checks
 from .model import MLP, check_finite, softmax
 from .penalties import L1, L2, ElasticNet, WeightElimination, make_penalty, soft_threshold  # re-exported
 
@@ -233,6 +233,7 @@ class RegularizedError:
         # of ones (the first bias), targets (or one-hot labels) output-major
         self._XT1 = model.inputs_with_ones(self.X, dtype)
         self._targetT = np.ascontiguousarray((self._onehot if loss == "cross_entropy" else target).T)
+        self._kernel_args = None  # built by the first compiled batch
 
     def __repr__(self) -> str:
         return (f"RegularizedError({self.model!r}, n_samples={self.n_samples}, loss={self.loss!r}, "
@@ -299,6 +300,8 @@ class RegularizedError:
         theta = self.model.check_theta(theta)
         if theta.ndim != 1:
             raise ValueError(f"theta must have shape ({self.n_params},), got {theta.shape}; use batch() for a stack")
+        if backend.resolve() == "numba":
+            return float(self._compiled(theta[None, :], penalty=False)[0])
         z = self.model.logits(theta.astype(self.dtype, copy=False), self.X)
         return float(self._loss_sum(z, self.target)) / (self.n_samples * self._per_sample_norm())
 
@@ -357,11 +360,44 @@ class RegularizedError:
         loss = np.maximum(z, 0.0) - t[:, None, :] * z + np.log1p(np.exp(-np.abs(z)))
         return loss.sum(axis=(0, 2))
 
-    def batch_data_loss(self, thetas) -> np.ndarray:
-        """D for every row of thetas (P, n_params) → (P,), chunked in memory."""
+    def _check_stack(self, thetas) -> np.ndarray:
         thetas = self.model.check_theta(thetas, "thetas")
         if thetas.ndim != 2 or thetas.shape[0] == 0:
             raise ValueError(f"thetas must have shape (P, {self.n_params}) with P >= 1, got {thetas.shape}")
+        return thetas
+
+    def _compiled(self, thetas: np.ndarray, penalty: bool) -> np.ndarray:
+        """E (or D) of a checked stack by the fused kernel (:mod:`swarmreg.kernels.forward`);
+        a row with a non-finite parameter gets NaN, one with a huge parameter the numpy value."""
+        from .kernels.forward import batch_values
+
+        if self._kernel_args is None:
+            from .kernels.forward import HIDDEN_CODES, LOSS_CODES, OUTPUT_CODES
+
+            m = self.model
+            layout = np.array([[l.w_start, l.w_stop, l.b_stop, l.fan_in, l.fan_out] for l in m.layers], np.int64)
+            slices = np.array([[s.start, s.stop] for s in self.penalty_slices], np.int64).reshape(-1, 2)
+            self._kernel_args = (layout, HIDDEN_CODES[m.hidden], OUTPUT_CODES[m.output], LOSS_CODES[self.loss],
+                                 float(self.n_samples * self._per_sample_norm()), slices)
+        layout, hidden, output, loss, norm, slices = self._kernel_args
+        pen = self.penalty if penalty else None
+        kind, a, b = ((0, 0.0, 1.0) if pen is None else (2, pen.lam, pen.w0) if isinstance(pen, WeightElimination)
+                      else (1, pen.l1, pen.l2))
+        stack = np.ascontiguousarray(thetas, dtype=self.dtype)
+        originals = np.ascontiguousarray(thetas) if thetas.dtype.kind == "f" else stack
+        out, flags = batch_values(stack, originals, self._XT1, self._targetT, layout, hidden, output, loss, norm,
+                                  slices, kind, a, b, backend.threads())
+        huge = flags == 2
+        if huge.any():  # beyond what the kernel's functions take: the numpy code, which overflows as it should
+            with backend.use("numpy"):
+                out[huge] = self.batch(thetas[huge]) if penalty else self.batch_data_loss(thetas[huge])
+        return out
+
+    def batch_data_loss(self, thetas) -> np.ndarray:
+        """D for every row of thetas (P, n_params) → (P,), chunked in memory."""
+        thetas = self._check_stack(thetas)
+        if backend.resolve() == "numba":
+            return self._compiled(thetas, penalty=False)
         thetas = thetas.astype(self.dtype, copy=False)
         P, n, k = thetas.shape[0], self.n_samples, self.model.n_outputs
         pc, sc = self._chunks(P)
@@ -389,6 +425,8 @@ class RegularizedError:
         -------
         ndarray, shape (P,)
         """
+        if backend.resolve() == "numba":
+            return self._compiled(self._check_stack(thetas), penalty=True)
         d = self.batch_data_loss(thetas)
         if self.penalty is None:
             return d

@@ -133,6 +133,8 @@ FIELDS = (
     Field("backward_samples", "int", "single-sample backward passes spent"),
     Field("iterations", "int", "epochs, swarm iterations or L-BFGS iterations"),
     Field("seconds", "number", "wall time of the fit"),
+    Field("backend", "str", "what ran the hot loops: numpy, or numba (the fast extra); a seed gives one result "
+                            "per backend", default="numpy"),
     Field("status", "status", "max_iter, converged, stalled, diverged or stopped"),
     Field("theta", "numbers", "the solution's parameter vector"),
     Field("history", "columns", "at most 200 evenly spaced rows of the trainer's history"),

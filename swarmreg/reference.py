@@ -22,7 +22,7 @@ from scipy.optimize import minimize
 
 from . import checks
 from .result import GRADIENT_COLUMNS, TrainResult
-from .training import FitLog, GradientObjective, Trainer, history_bytes, point_row, require
+from .training import FitLog, GradientObjective, Trainer, held_threads, history_bytes, point_row, require
 
 __all__ = ["LBFGSTrainer"]
 
@@ -158,6 +158,7 @@ class LBFGSTrainer(Trainer):
         copies = (44 if split else 24) * 8 * z  # gradients, copies of z and theta; the bounds' lists
         return passes + lbfgsb + copies + history_bytes(self.max_iter + 2, len(GRADIENT_COLUMNS))
 
+    @held_threads
     def fit(self, objective, theta0=None, seed=None, callback=None) -> TrainResult:
         """Minimize ``objective`` from ``theta0``.
 

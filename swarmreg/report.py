@@ -343,7 +343,8 @@ def _sentences_adaptive(records, best_rows) -> list[str]:
                 # the fixed point of decoupled decay with momentum: the optimum for λ·(1 − μ)
                 near = sum(max(x / (1 - mu), (1 - mu) / x) <= R.ON_DIAGONAL_FACTOR for x in ratios if x > 0)
                 bits.append(f"{md(row['trainer'])}'s effective λ is a median {_g(R.median(ratios))}× the nominal λ, "
-                            f"within a factor {_g(R.ON_DIAGONAL_FACTOR)} of λ·(1 − μ) = {_g(1 - mu)}·λ at {near} of "
+                            f"within a factor {_g(R.ON_DIAGONAL_FACTOR)} of λ·(1 − μ) = {_g(1 - mu)}·λ at "
+                            f"{near} of "
                             f"{len(ratios)} λ > 0 (median residual {_g(R.median(row['residual']))}); the fixed "
                             f"point of decoupled decay with momentum μ = {_g(mu)} is the optimum for λ·(1 − μ), "
                             "not λ")

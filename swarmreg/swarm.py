@@ -37,12 +37,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import checks
+from . import backend, checks
 from .model import MLP
 from .objective import batch_memory, evaluation_memory
 from .result import HISTORY_COLUMNS, TrainResult
 from .topologies import TOPOLOGIES, GlobalBest, RingBest, TableBest, make_topology, subswarm_table
-from .training import BatchObjective, FitLog, Trainer, history_bytes, point_row, require
+from .training import BatchObjective, FitLog, Trainer, held_threads, history_bytes, point_row, require
 
 __all__ = ["SwarmTrainer", "SwarmState", "BestTracker", "GuaranteedConvergence", "Cooperation",
            "TOPOLOGIES", "BOUNDARIES", "SWARM_COLUMNS", "GlobalBest", "RingBest", "init_box"]
@@ -220,6 +220,14 @@ def move(state: SwarmState, rng: np.random.Generator, neighbourhood_best: np.nda
     x += v
     if bounds is not None:
         keep_in_bounds(state, rng, bounds, boundary)
+
+
+def compiled_tell(state: SwarmState, values: np.ndarray) -> None:
+    """:func:`tell` by the compiled kernel (the same bests, in one pass)."""
+    from .kernels.update import tell as kernel
+
+    kernel(np.asarray(values, dtype=float), state.positions, state.personal_best, state.personal_best_value,
+           state.values)
 
 
 def keep_in_bounds(state: SwarmState, rng: np.random.Generator, bounds, boundary: str) -> None:
@@ -444,12 +452,18 @@ class Diversity:
     """The mean Euclidean distance of the particles to their centroid, with
     buffers allocated once (the swarm's scratch array is overwritten)."""
 
-    def __init__(self, particles: int, n_params: int, dtype=np.float64):
+    def __init__(self, particles: int, n_params: int, dtype=np.float64, compiled: bool = False):
+        self.compiled = compiled   # the compiled kernel: one pass, float64 sums
+        self._sums = np.empty(n_params)
         self._weights = np.full(particles, 1.0 / particles, dtype)
         self._centroid = np.empty(n_params, dtype)
         self._distance = np.empty(particles, dtype)
 
     def __call__(self, state: SwarmState) -> float:
+        if self.compiled:
+            from .kernels.update import diversity
+
+            return float(diversity(state.positions, self._sums))
         np.dot(self._weights, state.positions, out=self._centroid)
         np.subtract(state.positions, self._centroid, out=state.scratch)
         np.einsum("ij,ij->i", state.scratch, state.scratch, out=self._distance)
@@ -662,6 +676,7 @@ class SwarmTrainer(Trainer):
             return self.inertia
         return self.inertia + (self.inertia_end - self.inertia) * (move - 1) / (self.iterations - 2)
 
+    @held_threads
     def fit(self, objective, theta0=None, seed=None, callback=None) -> TrainResult:
         """Minimize ``objective`` with the swarm.
 
@@ -743,8 +758,10 @@ class SwarmTrainer(Trainer):
         else:
             neighbourhood_best = make_topology(self.topology, P, D, self.neighbors, dtype)
         guaranteed = GuaranteedConvergence(half, D, dtype) if self.guaranteed else None
-        diversity = Diversity(P, D, dtype)
+        compiled = backend.resolve() == "numba"   # the bests and the diversity in compiled passes
+        diversity = Diversity(P, D, dtype, compiled=compiled)
         best = BestTracker(self.tol, D, dtype)
+        record = compiled_tell if compiled else tell
 
         def describe() -> dict:
             # the best position's numbers; R without a forward pass
@@ -762,12 +779,12 @@ class SwarmTrainer(Trainer):
                     inertia = self._inertia(iteration)
                     if guaranteed is not None:
                         guaranteed.before_move(state)
-                    move(state, rng, neighbourhood_best(state), inertia, self.c1, self.c2, v_max,
-                         self.bounds, self.boundary)
+                    move(state, rng, neighbourhood_best(state), inertia, self.c1, self.c2, v_max, self.bounds,
+                         self.boundary)
                     if guaranteed is not None:
                         guaranteed.after_move(state, rng, inertia, self.bounds)
                     moves = iteration
-                tell(state, evaluate(objective, state))
+                record(state, evaluate(objective, state))
                 forward += P * samples
                 if cooperation is not None:
                     if iteration:

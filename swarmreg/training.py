@@ -22,11 +22,11 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from . import checks
+from . import backend, checks
 from .result import History, TrainResult, weight_stats
 
 __all__ = ["Trainer", "FitLog", "BatchObjective", "GradientObjective", "require", "check_callback",
-           "call_callback_maybe_halt", "point_row", "retired_keywords", "history_bytes"]
+           "call_callback_maybe_halt", "point_row", "retired_keywords", "history_bytes", "held_threads"]
 
 
 # ---------------------------------------------------------------- objectives
@@ -215,6 +215,16 @@ class Trainer:
         what = f"{type(self).__name__}.fit of {model!r} on {n_samples} samples" if model is not None \
             else f"{type(self).__name__}.fit"
         checks.enough_memory(needed, what)
+
+
+def held_threads(fit):
+    """Run ``fit`` with BLAS held to :func:`swarmreg.backend.threads` threads (one by
+    default): the small products of a network lose, not gain, from more."""
+    @functools.wraps(fit)
+    def held(self, *args, **kwargs):
+        with backend.blas_threads():
+            return fit(self, *args, **kwargs)
+    return held
 
 
 def retired_keywords(**messages):

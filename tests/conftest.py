@@ -10,6 +10,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from swarmreg import backend
+
 
 def hand_layers(sizes, rng, low=0.05, high=1.0):
     """Random (W, b) per layer with every entry's magnitude in [low, high]
@@ -131,3 +133,22 @@ class FakeExecutor:
 @pytest.fixture
 def fake_executor():
     return FakeExecutor
+
+
+# ------------------------------------------------------------------ backends
+BACKENDS = ["numpy", pytest.param("numba", marks=pytest.mark.skipif(not backend.numba_available(),
+                                                                    reason="numba (the fast extra) not installed"))]
+
+
+@pytest.fixture(params=BACKENDS)
+def each_backend(request):
+    """Run the test once with the numpy code and once with the compiled kernels."""
+    with backend.use(request.param):
+        yield request.param
+
+
+@pytest.fixture
+def numpy_backend():
+    """The numpy code only: for tests of its own chunking and buffers."""
+    with backend.use("numpy"):
+        yield

@@ -426,7 +426,7 @@ def test_divergence_is_measured_against_the_start_with_a_floor():
     obj = RegularizedError(MODEL, Xe, Xe @ theta_star[:3] + theta_star[3])
     res = BackpropTrainer(lr=0.05, epochs=50, decay_fraction=0.01).fit(obj, theta0=theta_star)
     h = res.history["value"]
-    assert h[0] == 0.0 and h[-1] > 1e6 * np.finfo(float).tiny
+    assert h[0] <= 1e-30 and h[-1] > 1e6 * np.finfo(float).tiny  # an exact fit up to the order of sums
     assert res.status == "max_iter"
 
 

@@ -23,24 +23,11 @@ ROOT = Path(__file__).resolve().parent.parent
 NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|nan|inf|-inf"
 
 
-def markdown_ratios(text: str) -> dict[str, str]:
-    """The "Ratios" table of BENCHMARKS.md: comparison -> ratio cell."""
-    section = text.split("## Ratios (swarmreg / other)", 1)[1].split("\n## ", 1)[0]
-    rows = [line for line in section.splitlines() if line.startswith("| ") and not line.startswith("| comparison")]
-    cells = [[c.strip() for c in line.strip("|").split("|")] for line in rows]
-    return {c[0]: c[4] for c in cells}
-
-
-def printed_ratios(stdout: str, names) -> dict[str, str]:
-    """The ratio column of the table printed to stdout, for the same comparisons."""
-    out = {}
-    for line in stdout.splitlines():
-        for name in names:
-            if line.startswith(name + " "):
-                fields = line[len(name):].split()
-                # swarmreg, other, unit, ratio, target..., met
-                out[name] = fields[3]
-    return out
+def markdown_rows(text: str, heading: str) -> list[list[str]]:
+    """The body rows of the first table under a heading of BENCHMARKS.md, as cells."""
+    section = text.split(heading, 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| ")][1:]  # the header row dropped
+    return [[c.strip() for c in line.strip("|").split("|")] for line in rows if not line.startswith("|---")]
 
 
 @pytest.fixture(scope="module")
@@ -58,25 +45,48 @@ def test_quick_bench_runs_and_writes_both_files_atomically(quick_run):
     assert sorted(p.name for p in out.iterdir()) == ["BENCHMARKS.md", "benchmarks.png"]  # no temp files left
     assert (out / "benchmarks.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
     text = (out / "BENCHMARKS.md").read_text(encoding="utf-8")
-    for heading in ("## Machine", "## Ratios", "## 1.", "## 2.", "## 3.", "## 4.", "## 5."):
+    for heading in ("## Machine", "## Time ratios", "## Speed-ups and budgets", "## 1.", "## 2.", "## 3.", "## 4.",
+                    "## 5.", "## 6.", "GPU"):
         assert heading in text
-    assert "benchmarks.png" in text
+    assert "benchmarks.png" in text and "Quick run" in text
     # PySwarms writes report.log into its working directory: never into the caller's
     assert not (work / "report.log").exists()
 
 
-def test_quick_bench_ratios_are_finite_and_printed_as_written(quick_run):
+def test_quick_bench_ratios_are_finite_and_printed_as_written_and_judge_nothing(quick_run):
     _, out, proc = quick_run
     assert proc.returncode == 0, proc.stderr[-3000:]
-    written = markdown_ratios((out / "BENCHMARKS.md").read_text(encoding="utf-8"))
-    # one row per target: swarm speed (2), final loss (2), kernel (2), backprop (2), sweep (2), memory (1)
-    assert len(written) == 11
-    printed = printed_ratios(proc.stdout, written)
-    assert printed.keys() == written.keys()
-    for name, cell in written.items():
-        assert re.fullmatch(NUMBER, cell), (name, cell)
-        value = float(cell)
-        assert math.isfinite(value) and value > 0, (name, cell)
-        assert float(printed[name]) == value, (name, printed[name], cell)
+    rows = markdown_rows((out / "BENCHMARKS.md").read_text(encoding="utf-8"), "## Time ratios")
+    # 3 swarm shapes × 2 dtypes and 2 backprop shapes, in 2 environments, and the kernel row for each dtype
+    assert len(rows) == 2 * (6 + 2) + 2
+    for what, env, ours, other, unit, ratio, target, met in rows:
+        assert env in ("default", "pinned")
+        assert re.fullmatch(NUMBER, ratio), (what, ratio)
+        value = float(ratio)
+        assert math.isfinite(value) and value > 0, (what, ratio)
+        # the ratio is swarmreg's time over the other's, as the header says
+        assert value == pytest.approx(float(ours) / float(other), rel=0.01, abs=0.002), (what, ours, other, ratio)
+        assert target == "" and met == "", "a quick run judges no target"
+        printed = [line for line in proc.stdout.splitlines() if line.startswith(what + " ") and f" {env} " in line]
+        assert len(printed) == 1 and f" {value:.3f} " in printed[0] + " ", (what, printed)
+    # the sweep's speed-up needs a real sweep: not in quick mode
+    others = markdown_rows((out / "BENCHMARKS.md").read_text(encoding="utf-8"), "## Speed-ups and budgets")
+    assert [r[1] for r in others] == ["budget"]
     machine = proc.stdout.split("machine:", 1)[1].splitlines()[0]
-    assert "cores" in machine and "numpy" in machine and "BLAS" in machine
+    assert "cores" in machine and "numpy" in machine and "BLAS" in machine and "backend" in machine
+
+
+def test_quick_bench_without_out_never_writes_the_committed_figures(tmp_path):
+    spec = importlib.util.spec_from_file_location("bench_script", ROOT / "scripts" / "bench.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    quick, again = bench.output_folder(None, quick=True), bench.output_folder(None, quick=True)
+    try:
+        assert quick.is_dir() and not any(quick.iterdir())
+        assert quick.resolve() != (ROOT / "figures").resolve()
+        assert again != quick   # a new folder each time
+    finally:
+        quick.rmdir()
+        again.rmdir()
+    assert bench.output_folder(None, quick=False) == ROOT / "figures"
+    assert bench.output_folder(tmp_path, quick=True) == tmp_path.resolve()

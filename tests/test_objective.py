@@ -220,7 +220,7 @@ def loop(obj, thetas):
 @pytest.mark.parametrize("pen", list(PENALTIES))
 @pytest.mark.parametrize("output,loss", PAIRS)
 @pytest.mark.parametrize("P", [1, 6])
-def test_batch_equals_loop(hand, output, loss, pen, P):
+def test_batch_equals_loop(hand, each_backend, output, loss, pen, P):
     obj, _, _, _ = build(hand, (4, 5, 3, 2), "tanh", output, loss, seed=P, n=40, penalty=PENALTIES[pen],
                          regularize_bias=pen == "elastic")
     thetas = np.random.default_rng(9).normal(size=(P, obj.n_params))
@@ -235,7 +235,7 @@ def test_batch_equals_loop(hand, output, loss, pen, P):
 
 @pytest.mark.parametrize("output,loss", PAIRS)
 @pytest.mark.parametrize("P", [1, 7])
-def test_batch_chunks_particles_and_samples_and_still_equals_loop(hand, monkeypatch, output, loss, P):
+def test_batch_chunks_particles_and_samples_and_still_equals_loop(hand, monkeypatch, numpy_backend, output, loss, P):
     n = 2500
     obj, _, _, _ = build(hand, (3, 5, 2), "sigmoid", output, loss, seed=3, n=n, penalty=L1(0.05),
                          max_memory=65536)
@@ -278,8 +278,8 @@ def test_batch_temporary_memory_is_bounded():
     np.testing.assert_allclose(E, loop(obj, thetas), rtol=1e-12, atol=0)
 
 
-def test_batch_on_a_very_wide_layer_keeps_to_the_budget():
-    """A chunk holds at least one (particle, sample) pair, never the 1024 samples that
+def test_batch_on_a_very_wide_layer_keeps_to_the_budget(numpy_backend):
+    """A chunk of the numpy code holds at least one (particle, sample) pair, never the 1024 samples that
     would take 1024 · 320 kB here; the bound is the one max_memory documents."""
     import tracemalloc
     rng = np.random.default_rng(0)
@@ -308,7 +308,7 @@ def test_batch_on_a_very_wide_layer_keeps_to_the_budget():
     ((4, 500, 3), 400, 7, 2**20, np.float32, L2(0.1)),
     ((2, 4, 3), 50, 3, 2**24, np.float64, ElasticNet(0.1, 0.1)),
 ])
-def test_batch_memory_is_an_upper_estimate_of_the_measured_peak(sizes, n, P, budget, dtype, penalty):
+def test_batch_memory_is_an_upper_estimate_of_the_measured_peak(numpy_backend, sizes, n, P, budget, dtype, penalty):
     import tracemalloc
     rng = np.random.default_rng(1)
     model = MLP(sizes, output="softmax")

@@ -194,7 +194,7 @@ def _record(name, kind, lam, seed, dataset, value, sq, test, task, sweep_name="s
         value=value, data_loss=value, penalty_value=0.0,
         weight_sq_norm=sq, zero_fraction=0.5, near_zero_fraction=0.5, effective_weights=3, saturation=0.25,
         final_diversity=0.1 if kind == "swarm" else None, zero_value=1.1, trivial_test_loss=1.1,
-        effective_lam=value, effective_lam_residual=sq, forward_samples=20, backward_samples=20,
+        effective_lam=value, effective_lam_residual=sq, forward_samples=20, backend="numpy", backward_samples=20,
         iterations=2, seconds=0.2, status=status, theta=theta, history=history,
         **{f"{s}_loss": test for s in R.SPLITS}, **{f"{s}_accuracy": None for s in R.SPLITS},
         **{f"{s}_rmse": test for s in R.SPLITS})

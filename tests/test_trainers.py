@@ -265,7 +265,7 @@ MEMORY_TRAINERS = {
 
 @pytest.mark.parametrize("trainer", list(MEMORY_TRAINERS))
 @pytest.mark.parametrize("case", list(MEMORY_CASES))
-def test_memory_estimate_bounds_the_measured_peak(trainer, case):
+def test_memory_estimate_bounds_the_measured_peak(numpy_backend, trainer, case):
     sizes, n, penalty, dtype = MEMORY_CASES[case]
     rng = np.random.default_rng(0)
     output = "softmax" if sizes[-1] > 1 else "identity"

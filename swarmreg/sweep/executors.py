@@ -79,9 +79,12 @@ class _Closing:
 
 
 def _pin_blas() -> None:
-    """Hold BLAS to one thread in this process."""
+    """Hold BLAS, and every computation of swarmreg's, to one thread in this worker process."""
     from threadpoolctl import threadpool_limits
 
+    from ..backend import ENV_THREADS
+
+    os.environ[ENV_THREADS] = "1"
     threadpool_limits(1)
 
 

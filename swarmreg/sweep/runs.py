@@ -17,7 +17,7 @@ from typing import Iterator
 
 import numpy as np
 
-from .. import records
+from .. import backend, records
 from ..backprop import BackpropTrainer
 from ..cmaes import CMAESTrainer
 from ..conventions import effective_l2
@@ -31,7 +31,8 @@ from ..swarm import SwarmTrainer
 from .meaning import MEANINGS, Problem
 
 __all__ = ["TRAINER_KINDS", "run_id", "run_seed", "expand_runs", "build_problem", "build_trainer", "run_one",
-           "check_loss", "problem_of", "memory_estimate", "record_bytes", "network_size", "dataset", "HISTORY_ROWS", "NEAR_ZERO"]
+           "check_loss", "problem_of", "memory_estimate", "record_bytes", "network_size", "dataset", "HISTORY_ROWS",
+           "NEAR_ZERO"]
 
 #: The trainer kinds a spec may name, and the class each one builds.
 TRAINER_KINDS = {"backprop": BackpropTrainer, "swarm": SwarmTrainer, "lbfgs": LBFGSTrainer, "cmaes": CMAESTrainer}
@@ -176,8 +177,9 @@ def run_one(run: dict) -> dict:
     ds, model, objective = build_problem(run)
     t = run["trainer"]
     trainer = build_trainer(t, run["lam"])
-    # a huge λ overflows E = D + R to inf: the record says so (null, "diverged"), not a numpy warning
-    with np.errstate(over="ignore", invalid="ignore"):
+    # a huge λ overflows E = D + R to inf: the record says so (null, "diverged"), not a numpy warning;
+    # runs are the sweep's unit of parallel work, so each one keeps to one thread
+    with np.errstate(over="ignore", invalid="ignore"), backend.use(threads=1):
         res = trainer.fit(objective, seed=run_seed(run["id"]))
     theta = res.theta
     w = theta[model.weight_mask]
@@ -212,7 +214,7 @@ def run_one(run: dict) -> dict:
         zero_value=_number(objective(zero)), trivial_test_loss=trivial,
         effective_lam=_number(lam_eff), effective_lam_residual=_number(residual),
         forward_samples=int(res.forward_samples), backward_samples=int(res.backward_samples),
-        iterations=int(res.iterations), seconds=float(res.seconds), status=res.status,
+        iterations=int(res.iterations), seconds=float(res.seconds), status=res.status, backend=backend.resolve(),
         theta=[_number(x) for x in theta.tolist()],
         history={k: [_number(x) for x in np.asarray(v).tolist()] for k, v in _thin(res.history).items()},
         **scores,

@@ -1,0 +1,132 @@
+"""Where the hot loops run: numpy or compiled kernels, and on how many threads.
+
+Two settings, each read from the environment unless set in code:
+
+``SWARMREG_BACKEND`` — "auto" (the default), "numpy" or "numba".
+    "auto" runs the compiled kernels of :mod:`swarmreg.kernels` when numba is
+    installed (``pip install "swarmreg[fast]"``), else numpy.  numpy is the
+    reference: both compute the same numbers (to 1e-12 relative in float64),
+    but the swarm's random numbers come from different generators, so a seed
+    gives one result per backend.  Records say which backend made them.
+
+``SWARMREG_THREADS`` — threads a computation may use (default 1).
+    BLAS gets this many threads inside every fit, ``swarmreg`` command and
+    script (OpenBLAS's default of one per core makes the small products of a
+    network several times slower when another job shares the machine), and the
+    compiled swarm evaluation splits the particles into this many blocks.  A
+    sweep runs one worker process per core instead, each with one thread.
+
+:func:`use` sets either for a block of code; :func:`blas_threads` is the
+context every fit runs in.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import importlib.util
+import os
+
+from . import checks
+
+__all__ = ["BACKENDS", "ENV_BACKEND", "ENV_THREADS", "numba_available", "resolve", "threads", "use",
+           "blas_threads", "limit_process"]
+
+BACKENDS = ("auto", "numpy", "numba")
+ENV_BACKEND = "SWARMREG_BACKEND"
+ENV_THREADS = "SWARMREG_THREADS"
+_chosen = {"backend": None, "threads": None}   # set by use(); None: the environment decides
+
+
+@functools.lru_cache(maxsize=1)
+def numba_available() -> bool:
+    """Whether numba can be imported (the ``fast`` extra)."""
+    return importlib.util.find_spec("numba") is not None
+
+
+def _check_backend(name, where: str) -> str:
+    if name not in BACKENDS:
+        raise ValueError(f"{where} must be one of {', '.join(BACKENDS)}, got {checks.short(name)}")
+    return name
+
+
+def resolve(name: str | None = None) -> str:
+    """The backend that runs: "numpy" or "numba".
+
+    Parameters
+    ----------
+    name : {"auto", "numpy", "numba"}, optional
+        Default: what :func:`use` set, else ``SWARMREG_BACKEND``, else "auto".
+
+    Raises
+    ------
+    ValueError
+        For an unknown name, or "numba" when numba is not installed.
+    """
+    if name is None:
+        name = _chosen["backend"] or _check_backend(os.environ.get(ENV_BACKEND, "auto"), ENV_BACKEND)
+    else:
+        _check_backend(name, "backend")
+    if name == "auto":
+        return "numba" if numba_available() else "numpy"
+    if name == "numba" and not numba_available():
+        raise ValueError('backend "numba" needs numba: pip install "swarmreg[fast]"')
+    return name
+
+
+def threads() -> int:
+    """Threads a computation may use: what :func:`use` set, else ``SWARMREG_THREADS``, else 1."""
+    if _chosen["threads"] is not None:
+        return _chosen["threads"]
+    raw = os.environ.get(ENV_THREADS)
+    if raw is None or raw == "":
+        return 1
+    try:
+        return checks.integer(ENV_THREADS, int(raw))
+    except ValueError:
+        raise ValueError(f"{ENV_THREADS} must be a whole number >= 1, got {checks.short(raw)}") from None
+
+
+@contextlib.contextmanager
+def use(backend: str | None = None, threads: int | None = None):
+    """Run a block with another backend and/or thread count (None keeps the current one)."""
+    if backend is not None:
+        _check_backend(backend, "backend")
+        resolve(backend)  # refuse "numba" without numba before the block starts
+    if threads is not None:
+        threads = checks.integer("threads", threads)
+    before = dict(_chosen)
+    try:
+        if backend is not None:
+            _chosen["backend"] = backend
+        if threads is not None:
+            _chosen["threads"] = threads
+        yield
+    finally:
+        _chosen.update(before)
+
+
+@functools.lru_cache(maxsize=1)
+def _controller():
+    """threadpoolctl's view of the BLAS libraries this process has loaded, read once (reading it
+    scans every loaded library: a millisecond and a few hundred kB each time)."""
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
+@contextlib.contextmanager
+def blas_threads():
+    """BLAS limited to :func:`threads` for the block (threadpoolctl), then restored.
+
+    The libraries are those loaded when the first fit of the process started (numpy's BLAS
+    among them); one loaded later is left as it is."""
+    with _controller().limit(limits=threads(), user_api="blas"):
+        yield
+
+
+def limit_process() -> None:
+    """Limit BLAS to :func:`threads` for the rest of this process (commands and scripts)."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=threads(), user_api="blas")
