@@ -106,6 +106,7 @@ def _forward(theta, X, rows, lo, m, layout, hidden, acts, z):
         a_in = acts[l]
         out = z if l == L - 1 else acts[l + 1]
         b = theta[b0:b0 + fan_out]
+        W = theta[w0:b0].reshape((fan_in, fan_out))   # one view per layer: no view per sample
         for s in range(m):
             row = out[s, :fan_out]
             for j in range(fan_out):
@@ -113,9 +114,8 @@ def _forward(theta, X, rows, lo, m, layout, hidden, acts, z):
             x = a_in[s]
             for i in range(fan_in):
                 xi = x[i]
-                w = theta[w0 + i * fan_out:w0 + (i + 1) * fan_out]
                 for j in range(fan_out):
-                    row[j] += xi * w[j]
+                    row[j] += xi * W[i, j]
             if l < L - 1:
                 if hidden == 0:
                     for j in range(fan_out):
@@ -193,14 +193,15 @@ def _backward(theta, acts, m, layout, hidden, delta, back, grad):
         for q in range(w0, b0 + fan_out):
             grad[q] = 0.0
         gb = grad[b0:b0 + fan_out]
+        GW = grad[w0:b0].reshape((fan_in, fan_out))
+        W = theta[w0:b0].reshape((fan_in, fan_out))
         for s in range(m):
             ds = delta[s, :fan_out]
             x = a_in[s]
             for i in range(fan_in):
                 xi = x[i]
-                gw = grad[w0 + i * fan_out:w0 + (i + 1) * fan_out]
                 for j in range(fan_out):
-                    gw[j] += xi * ds[j]
+                    GW[i, j] += xi * ds[j]
             for j in range(fan_out):
                 gb[j] += ds[j]
         if l:
@@ -209,10 +210,9 @@ def _backward(theta, acts, m, layout, hidden, delta, back, grad):
                 ds = delta[s, :fan_out]
                 bs = back[s, :fan_in]
                 for i in range(fan_in):
-                    w = theta[w0 + i * fan_out:w0 + (i + 1) * fan_out]
                     acc = 0.0
                     for j in range(fan_out):
-                        acc += ds[j] * w[j]
+                        acc += ds[j] * W[i, j]
                     bs[i] = acc
                 x = a_in[s]
                 if hidden == 0:
@@ -231,16 +231,23 @@ def _backward(theta, acts, m, layout, hidden, delta, back, grad):
 @njit(**JIT)
 def _step(theta, g, w_old, lr, f, optimizer, slices, velocity, mom1, mom2, t):
     """The rules of :mod:`swarmreg.decay`, in their order; returns Adam's step count t."""
-    # 1. gradient terms
-    for q in range(slices.shape[0]):
-        for i in range(slices[q, 0], slices[q, 1]):
-            if f[L2_COUPLED] != 0.0:
-                g[i] += f[L2_COUPLED] * w_old[i]
-            if f[WE_LAM] != 0.0 and f[WE_COUPLED] != 0.0:
+    # 1. gradient terms, rule by rule as the chain applies them
+    S = slices.shape[0]
+    if f[L2_COUPLED] != 0.0:
+        l2 = f[L2_COUPLED]
+        for q in range(S):
+            for i in range(slices[q, 0], slices[q, 1]):
+                g[i] += l2 * w_old[i]
+    if f[WE_LAM] != 0.0 and f[WE_COUPLED] != 0.0:
+        for q in range(S):
+            for i in range(slices[q, 0], slices[q, 1]):
                 g[i] += _we_grad(w_old[i], f[WE_LAM], f[WE_W0])
-            if f[L1_SUB] != 0.0:
+    if f[L1_SUB] != 0.0:
+        l1 = f[L1_SUB]
+        for q in range(S):
+            for i in range(slices[q, 0], slices[q, 1]):
                 w = w_old[i]
-                g[i] += f[L1_SUB] * (1.0 if w > 0.0 else (-1.0 if w < 0.0 else 0.0 * w))
+                g[i] += l1 * (1.0 if w > 0.0 else (-1.0 if w < 0.0 else 0.0 * w))
     # 2. the step
     n = theta.shape[0]
     if optimizer == 1:
@@ -264,16 +271,23 @@ def _step(theta, g, w_old, lr, f, optimizer, slices, velocity, mom1, mom2, t):
     d = f[FRACTION]
     if d != 0.0 and f[BASE_LR] == f[BASE_LR] and lr != f[BASE_LR]:  # a base rate: the schedule's multiplier
         d = d * (lr / f[BASE_LR])
-    for q in range(slices.shape[0]):
-        for i in range(slices[q, 0], slices[q, 1]):
-            if f[L2_DECOUPLED] != 0.0:
-                theta[i] -= (lr * f[L2_DECOUPLED]) * w_old[i]
-            if f[WE_LAM] != 0.0 and f[WE_COUPLED] == 0.0:
+    if f[L2_DECOUPLED] != 0.0:
+        shrink = lr * f[L2_DECOUPLED]
+        for q in range(S):
+            for i in range(slices[q, 0], slices[q, 1]):
+                theta[i] -= shrink * w_old[i]
+    if f[WE_LAM] != 0.0 and f[WE_COUPLED] == 0.0:
+        for q in range(S):
+            for i in range(slices[q, 0], slices[q, 1]):
                 theta[i] -= lr * _we_grad(w_old[i], f[WE_LAM], f[WE_W0])
-            if d != 0.0:
+    if d != 0.0:
+        for q in range(S):
+            for i in range(slices[q, 0], slices[q, 1]):
                 theta[i] -= d * w_old[i]
-            if f[L1_PROX] != 0.0:
-                thr = lr * f[L1_PROX]
+    if f[L1_PROX] != 0.0:
+        thr = lr * f[L1_PROX]
+        for q in range(S):
+            for i in range(slices[q, 0], slices[q, 1]):
                 w = theta[i]
                 a = abs(w) - thr
                 theta[i] = math.copysign(a if a > 0.0 else 0.0, w) if w == w else w
