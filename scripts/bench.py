@@ -260,10 +260,16 @@ def kernel_limit(cfg, shape: str) -> dict:
         diversity = Diversity(P, obj.n_params, np.dtype(dtype), compiled=out["backend"] == "numba")
         parts = {"evaluation: the fused kernel" if out["backend"] == "numba" else "evaluation (numpy)": floor,
                  "evaluation: checks and arguments around it": max(0.0, evaluation - floor)}
-        from swarmreg.swarm import compiled_tell, move
-        record = compiled_tell if out["backend"] == "numba" else tell
-        parts["move (numpy, its random numbers included)"] = median(per_call(
-            lambda: move(state, rng, best(state), 0.9, 0.5, 0.3, None, None), calls, reps))
+        from swarmreg.swarm import CompiledMove, compiled_tell, move
+        if out["backend"] == "numba":
+            mover = CompiledMove(rng, obj.n_params, np.dtype(dtype), None, None, "clip")
+            parts["move (compiled, its random numbers drawn inside)"] = median(per_call(
+                lambda: mover(state, best(state), 0.9, 0.5, 0.3), calls, reps))
+            record = compiled_tell
+        else:
+            parts["move (numpy, its random numbers included)"] = median(per_call(
+                lambda: move(state, rng, best(state), 0.9, 0.5, 0.3, None, None), calls, reps))
+            record = tell
         parts["personal and global bests"] = median(per_call(
             lambda: (record(state, values), state.personal_best_value.argmin()), calls, reps))
         parts["diversity"] = median(per_call(lambda: diversity(state), calls, reps))
@@ -605,10 +611,11 @@ The two kernels that carry a run map onto a GPU array library (CuPy, JAX) withou
   about 10⁴ particles (120 MB of activations each) — the chunking `RegularizedError.batch` already does
   against its memory budget.  The loss and the penalty reduce per particle on the device; only the P values
   come back (400 kB).
-* **The move** is elementwise over (P, D) with two random numbers per coordinate: a counter-based generator
-  (Philox, which CuPy and JAX provide) makes them on the device where they are used, and the same key gives
-  the same swarm on any device of one kind.  Positions, velocities and personal bests, 3 × 65 MB, stay on the
-  device for the whole fit.
+* **The move** is elementwise over (P, D) with two random numbers per coordinate: the compiled kernel already
+  draws them from a counter-based stream (SplitMix64 on counters), which runs on a GPU unchanged (or Philox,
+  which CuPy and JAX provide), so the numbers are made where they are used and the same key gives the same
+  swarm on any device of one kind.  Positions, velocities and personal bests, 3 × 65 MB, stay on the device
+  for the whole fit.
 * **The host** keeps what is small and sequential: the argmin of the P personal bests (one reduction, 4 bytes
   back), GCPSO's ρ, the stop rule, the history row and the callback — a few hundred bytes a step.
 * **Backprop** on one network is latency-bound at these sizes (a 20-64-3 step is microseconds of work), so a

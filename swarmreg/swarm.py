@@ -222,6 +222,40 @@ def move(state: SwarmState, rng: np.random.Generator, neighbourhood_best: np.nda
         keep_in_bounds(state, rng, bounds, boundary)
 
 
+class CompiledMove:
+    """:func:`move` by the compiled kernel (:mod:`swarmreg.kernels.update`): the same
+    arithmetic in one pass, with r1 and r2 drawn inside the kernel from a counter-based
+    stream whose key is drawn once from the fit's generator.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        Gives the key.
+    n_params : int
+    dtype : float64 or float32
+    v_max, bounds, boundary : the fit's clamp, bounds and boundary rule (see :func:`move`)
+    """
+
+    def __init__(self, rng: np.random.Generator, n_params: int, dtype, v_max, bounds, boundary: str):
+        from .kernels.update import BOUNDARY_CODES, move as kernel
+
+        self.kernel = kernel
+        self.key = rng.integers(0, 2**64, dtype=np.uint64)
+        self.counter = np.uint64(0)
+        self.clamp = v_max is not None
+        self.v_max = np.broadcast_to(np.asarray(0.0 if v_max is None else v_max, dtype=dtype), (n_params,)).copy()
+        self.low, self.high = (0.0, 0.0) if bounds is None else (float(bounds[0]), float(bounds[1]))
+        self.boundary = BOUNDARY_CODES["none" if bounds is None else boundary]
+
+    def __call__(self, state: SwarmState, neighbourhood_best: np.ndarray, inertia: float, c1: float,
+                 c2: float) -> None:
+        best = neighbourhood_best if neighbourhood_best.ndim == 2 else neighbourhood_best.reshape(1, -1)
+        # uint64 kept as such (numba hands it back as a Python int)
+        self.counter = np.uint64(self.kernel(state.positions, state.velocities, state.personal_best, best, inertia,
+                                             c1, c2, self.v_max, self.clamp, self.low, self.high, self.boundary,
+                                             self.key, self.counter))
+
+
 def compiled_tell(state: SwarmState, values: np.ndarray) -> None:
     """:func:`tell` by the compiled kernel (the same bests, in one pass)."""
     from .kernels.update import tell as kernel
@@ -758,10 +792,11 @@ class SwarmTrainer(Trainer):
         else:
             neighbourhood_best = make_topology(self.topology, P, D, self.neighbors, dtype)
         guaranteed = GuaranteedConvergence(half, D, dtype) if self.guaranteed else None
-        compiled = backend.resolve() == "numba"   # the bests and the diversity in compiled passes
-        diversity = Diversity(P, D, dtype, compiled=compiled)
+        compiled = CompiledMove(rng, D, dtype, v_max, self.bounds, self.boundary) \
+            if backend.resolve() == "numba" else None
+        diversity = Diversity(P, D, dtype, compiled=compiled is not None)
         best = BestTracker(self.tol, D, dtype)
-        record = compiled_tell if compiled else tell
+        record = tell if compiled is None else compiled_tell
 
         def describe() -> dict:
             # the best position's numbers; R without a forward pass
@@ -779,8 +814,11 @@ class SwarmTrainer(Trainer):
                     inertia = self._inertia(iteration)
                     if guaranteed is not None:
                         guaranteed.before_move(state)
-                    move(state, rng, neighbourhood_best(state), inertia, self.c1, self.c2, v_max, self.bounds,
-                         self.boundary)
+                    if compiled is not None:
+                        compiled(state, neighbourhood_best(state), inertia, self.c1, self.c2)
+                    else:
+                        move(state, rng, neighbourhood_best(state), inertia, self.c1, self.c2, v_max,
+                             self.bounds, self.boundary)
                     if guaranteed is not None:
                         guaranteed.after_move(state, rng, inertia, self.bounds)
                     moves = iteration

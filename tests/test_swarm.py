@@ -137,8 +137,8 @@ def test_ring_swarm_meets_acceptable_error_goals_in_30_dimensions(f, half, goal)
     assert sum(v < goal for v in finals) >= 4, finals
 
 
-def test_global_swarm_reproduces_pyswarms_step_for_step(tmp_path, monkeypatch):
-    """Fed PySwarms' random numbers, the global swarm retraces GlobalBestPSO's
+def test_global_swarm_reproduces_pyswarms_step_for_step(tmp_path, monkeypatch, numpy_backend):
+    """Fed PySwarms' random numbers (numpy's generator: the numpy backend), the global swarm retraces GlobalBestPSO's
     best-value curve: the same algorithm, evaluated with one batch call."""
     monkeypatch.chdir(tmp_path)  # pyswarms writes report.log into the working directory
     ps = pytest.importorskip("pyswarms")
