@@ -140,6 +140,17 @@ BACKENDS = ["numpy", pytest.param("numba", marks=pytest.mark.skipif(not backend.
                                                                     reason="numba (the fast extra) not installed"))]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def compiled_kernels():
+    """Compile the kernels once, here, before any test starts another process: the pool and Dask
+    workers and the commands the tests run then load them from numba's cache instead of spending
+    their first seconds compiling (with the interpreter's lock held)."""
+    if backend.numba_available():
+        from swarmreg.kernels import warm
+
+        warm()
+
+
 @pytest.fixture(params=BACKENDS)
 def each_backend(request):
     """Run the test once with the numpy code and once with the compiled kernels."""
