@@ -238,11 +238,11 @@ def kernel_limit(cfg, shape: str) -> dict:
         evaluation = median(per_call(lambda: obj.batch(positions), calls, reps))
         floor = evaluation
         if out["backend"] == "numba":  # the kernel called directly, its arguments prepared once
-            from swarmreg.kernels.forward import HIDDEN_CODES, LOSS_CODES, OUTPUT_CODES, batch_values
+            from swarmreg.kernels.forward import HIDDEN_CODES, LOSS_CODES, OUTPUT_CODES, batch_values, pad_columns
 
             layout = np.array([[l.w_start, l.w_stop, l.b_stop, l.fan_in, l.fan_out] for l in model.layers],
                               np.int64)
-            XT1 = model.inputs_with_ones(obj.X, obj.dtype)
+            XT1 = pad_columns(model.inputs_with_ones(obj.X, obj.dtype))
             target = np.zeros((sizes[2], len(y)), obj.dtype)
             target[y, np.arange(len(y))] = 1.0
             args = (positions, positions, XT1, target, layout, HIDDEN_CODES["tanh"], OUTPUT_CODES["softmax"],

@@ -235,6 +235,24 @@ class RegularizedError:
         self._targetT = np.ascontiguousarray((self._onehot if loss == "cross_entropy" else target).T)
         self._kernel_args = None  # built by the first compiled batch
 
+    def astype(self, dtype) -> "RegularizedError":
+        """The same E computed in another precision: the same model, data, loss and penalty.
+
+        Parameters
+        ----------
+        dtype : float64 or float32
+
+        Returns
+        -------
+        RegularizedError
+            ``self`` when it already has that dtype.  Going from float32 to float64 keeps the
+            data as float32 rounded them.
+        """
+        if np.dtype(dtype) == self.dtype:
+            return self
+        return RegularizedError(self.model, self.X, self.target, loss=self.loss, penalty=self.penalty,
+                                regularize_bias=self.regularize_bias, dtype=dtype, max_memory=self.max_memory)
+
     def __repr__(self) -> str:
         return (f"RegularizedError({self.model!r}, n_samples={self.n_samples}, loss={self.loss!r}, "
                 f"penalty={self.penalty!r}, regularize_bias={self.regularize_bias})")
@@ -372,20 +390,20 @@ class RegularizedError:
         from .kernels.forward import batch_values
 
         if self._kernel_args is None:
-            from .kernels.forward import HIDDEN_CODES, LOSS_CODES, OUTPUT_CODES
+            from .kernels.forward import HIDDEN_CODES, LOSS_CODES, OUTPUT_CODES, pad_columns
 
             m = self.model
             layout = np.array([[l.w_start, l.w_stop, l.b_stop, l.fan_in, l.fan_out] for l in m.layers], np.int64)
             slices = np.array([[s.start, s.stop] for s in self.penalty_slices], np.int64).reshape(-1, 2)
-            self._kernel_args = (layout, HIDDEN_CODES[m.hidden], OUTPUT_CODES[m.output], LOSS_CODES[self.loss],
-                                 float(self.n_samples * self._per_sample_norm()), slices)
-        layout, hidden, output, loss, norm, slices = self._kernel_args
+            self._kernel_args = (pad_columns(self._XT1), layout, HIDDEN_CODES[m.hidden], OUTPUT_CODES[m.output],
+                                 LOSS_CODES[self.loss], float(self.n_samples * self._per_sample_norm()), slices)
+        XT, layout, hidden, output, loss, norm, slices = self._kernel_args
         pen = self.penalty if penalty else None
         kind, a, b = ((0, 0.0, 1.0) if pen is None else (2, pen.lam, pen.w0) if isinstance(pen, WeightElimination)
                       else (1, pen.l1, pen.l2))
         stack = np.ascontiguousarray(thetas, dtype=self.dtype)
         originals = np.ascontiguousarray(thetas) if thetas.dtype.kind == "f" else stack
-        out, flags = batch_values(stack, originals, self._XT1, self._targetT, layout, hidden, output, loss, norm,
+        out, flags = batch_values(stack, originals, XT, self._targetT, layout, hidden, output, loss, norm,
                                   slices, kind, a, b, backend.threads())
         huge = flags == 2
         if huge.any():  # beyond what the kernel's functions take: the numpy code, which overflows as it should

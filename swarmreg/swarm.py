@@ -48,6 +48,8 @@ __all__ = ["SwarmTrainer", "SwarmState", "BestTracker", "GuaranteedConvergence",
            "TOPOLOGIES", "BOUNDARIES", "SWARM_COLUMNS", "GlobalBest", "RingBest", "init_box"]
 
 BOUNDARIES = ("clip", "reflect", "random")
+#: Precisions the swarm can search in (``SwarmTrainer(dtype=...)``).
+DTYPES = ("float32", "float64")
 SWARM_COLUMNS = HISTORY_COLUMNS + ("mean_personal_best", "diversity")
 
 # GCPSO's thresholds: ρ doubles after more than GC_SUCCESSES successes in a
@@ -576,6 +578,12 @@ class SwarmTrainer(Trainer):
     patience : int or None
         Stop with status "stalled" after this many stalled iterations in a row;
         None = never.
+    dtype : {None, "float32", "float64"}
+        The precision the swarm searches in.  None (default): the objective's.
+        "float32" on a float64 objective evaluates a float32 copy of it
+        (``objective.astype``), about twice as fast with the compiled kernels;
+        the result's E, D and R are then the given objective's own at the best
+        position found.
 
     Notes
     -----
@@ -609,7 +617,7 @@ class SwarmTrainer(Trainer):
                  topology: str = "global", neighbors: int = 1, gcpso: bool | None = None, split: int = 1,
                  boundary: str = "clip", bounds=(-10.0, 10.0), init_range=None, init_scale: float = 0.1,
                  v_max: float | None = None, v_scale: float = 0.25, tol: float = 0.0,
-                 patience: int | None = None):
+                 patience: int | None = None, dtype: str | None = None):
         self.particles = checks.integer("particles", particles, 2)
         self.iterations = checks.integer("iterations", iterations, 1)
         self.inertia = checks.real("inertia", inertia)
@@ -651,6 +659,9 @@ class SwarmTrainer(Trainer):
         self.v_scale = checks.real("v_scale", v_scale, positive=True)
         self.tol = checks.real("tol", tol)
         self.patience = None if patience is None else checks.integer("patience", patience, 1)
+        if dtype is not None and dtype not in DTYPES:
+            raise ValueError(f"dtype={dtype!r} is not a precision; valid: None, {', '.join(map(repr, DTYPES))}")
+        self.dtype = dtype
 
     @property
     def guaranteed(self) -> bool:
@@ -695,6 +706,16 @@ class SwarmTrainer(Trainer):
         # all), GCPSO's three and the cooperative context
         vectors = 8 * (8 * P + (8 + 3 * self.guaranteed + (self.split > 1)) * D)
         return arrays + vectors + objective_bytes + history_bytes(self.iterations + 1, len(SWARM_COLUMNS))
+
+    def _searched(self, objective):
+        """The objective the swarm evaluates: ``objective`` itself, or its copy in ``dtype``."""
+        if self.dtype is None or np.dtype(getattr(objective, "dtype", np.float64)) == np.dtype(self.dtype):
+            return objective
+        astype = getattr(objective, "astype", None)
+        if astype is None:
+            raise ValueError(f"dtype={self.dtype!r} needs an objective with an astype method (a RegularizedError); "
+                             f"{type(objective).__name__} has none")
+        return astype(self.dtype)
 
     def _clamp(self, scaled: bool, half):
         """v_max of the fit: a number, a (D,) array or None (see ``v_max``)."""
@@ -758,6 +779,7 @@ class SwarmTrainer(Trainer):
         require(objective, BatchObjective)
         D = checks.integer("objective.n_params", objective.n_params, 1)
         P = self.particles
+        searched = self._searched(objective)
         if self.split > D:
             raise ValueError(f"split={self.split} cuts θ into more parts than its {D} parameters")
         if theta0 is not None:
@@ -769,8 +791,8 @@ class SwarmTrainer(Trainer):
         weight_mask = getattr(model, "weight_mask", None)
         weight_mask = np.ones(D, bool) if weight_mask is None else np.asarray(weight_mask, bool)
         penalty_value = getattr(objective, "penalty_value", None)
-        dtype = np.float32 if getattr(objective, "dtype", None) == np.float32 else np.float64
-        self._check_memory(self._memory_bytes(D, _objective_memory(objective, P, dtype), dtype), model, samples)
+        dtype = np.float32 if getattr(searched, "dtype", None) == np.float32 else np.float64
+        self._check_memory(self._memory_bytes(D, _objective_memory(searched, P, dtype), dtype), model, samples)
 
         rng = checks.make_rng(seed)
         box, half = init_box(objective, self.init_range, self.init_scale)
@@ -822,7 +844,7 @@ class SwarmTrainer(Trainer):
                     if guaranteed is not None:
                         guaranteed.after_move(state, rng, inertia, self.bounds)
                     moves = iteration
-                record(state, evaluate(objective, state))
+                record(state, evaluate(searched, state))
                 forward += P * samples
                 if cooperation is not None:
                     if iteration:

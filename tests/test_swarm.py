@@ -245,6 +245,42 @@ def test_float32_objective_agrees_with_float64():
     assert r64.value == pytest.approx(best, rel=1e-3)
 
 
+@pytest.mark.parametrize("seed", [0, 7])
+def test_float32_search_of_a_float64_objective(seed, each_backend):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(60, 4))
+    y = (X[:, 0] - X[:, 2] > 0).astype(int)
+    e64 = RegularizedError(MLP((4, 5, 2), output="softmax"), X, y, penalty=L2(0.01))
+    e32 = e64.astype(np.float32)
+    assert e64.astype("float64") is e64 and e32.dtype == np.float32
+    theta = rng.normal(size=e64.n_params)
+    assert e32(theta) == pytest.approx(e64(theta), rel=1e-5)
+    trainer = SwarmTrainer(particles=12, iterations=60)
+    searched = trainer.fit(e32, seed=3)
+    r = SwarmTrainer(particles=12, iterations=60, dtype="float32").fit(e64, seed=3)
+    # the same search as on the float32 copy itself, bit for bit ...
+    np.testing.assert_array_equal(r.theta, searched.theta)
+    np.testing.assert_array_equal(r.history["value"], searched.history["value"])
+    # ... and the reported E, D, R are the float64 objective's own at that point
+    parts = e64.parts(r.theta)
+    assert (r.value, r.data_loss, r.penalty) == (parts["total"], parts["data"], parts["penalty"])
+    assert r.config["dtype"] == "float32"
+    # "float64" on a float64 objective is the default search
+    np.testing.assert_array_equal(SwarmTrainer(particles=12, iterations=60, dtype="float64").fit(e64, seed=3).theta,
+                                  trainer.fit(e64, seed=3).theta)
+
+
+def test_float32_search_needs_an_objective_that_converts():
+    class Sphere:
+        n_params = 3
+
+        def batch(self, thetas):
+            return (np.asarray(thetas) ** 2).sum(axis=1)
+
+    with pytest.raises(ValueError, match="astype"):
+        SwarmTrainer(particles=4, iterations=3, dtype="float32").fit(Sphere(), seed=0)
+
+
 def test_swarm_module_does_not_import_backprop():
     tree = ast.parse(Path(__file__).parents[1].joinpath("swarmreg", "swarm.py").read_text())
     imported = [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
@@ -269,6 +305,7 @@ def test_swarm_module_does_not_import_backprop():
     ({"v_max": 0.0}, "v_max"),
     ({"tol": -1e-3}, "tol"),
     ({"patience": 0}, "patience"),
+    ({"dtype": "float16"}, "dtype"),
 ])
 def test_bad_settings_name_the_setting(kwargs, name):
     with pytest.raises(ValueError, match=name):

@@ -21,13 +21,35 @@ from numba import njit, prange
 
 from .mathfn import JIT, SUMS, exp_, log1p_exp_neg_, log_, sigmoid_, tanh_
 
-__all__ = ["batch_values", "HIDDEN_CODES", "OUTPUT_CODES", "LOSS_CODES", "CHUNK"]
+__all__ = ["batch_values", "pad_columns", "LANE", "HIDDEN_CODES", "OUTPUT_CODES", "LOSS_CODES", "CHUNK"]
 
 HIDDEN_CODES = {"tanh": 0, "sigmoid": 1, "relu": 2, "identity": 3}
 OUTPUT_CODES = {"identity": 0, "softmax": 1, "sigmoid": 2}
 LOSS_CODES = {"mse": 0, "cross_entropy": 1, "binary_cross_entropy": 2}
 #: Samples per chunk: two layers of a chunk of a 64-wide network stay within a core's L2 cache.
 CHUNK = 256
+#: The layers run over a chunk's samples rounded up to a multiple of this (16 float32 or two
+#: vectors of 8 float64 in AVX-512), so that their loops leave no scalar remainder; the inputs
+#: carry that many zero columns at their end (:func:`pad_columns`), and the loss reads the real
+#: samples only.
+LANE = 16
+
+
+def pad_columns(XT: np.ndarray) -> np.ndarray:
+    """XT with zero columns appended up to a multiple of :data:`LANE`, C-contiguous.
+
+    Parameters
+    ----------
+    XT : ndarray, shape (d, n)
+
+    Returns
+    -------
+    ndarray, shape (d, LANE·⌈n / LANE⌉)
+    """
+    d, n = XT.shape
+    out = np.zeros((d, -(-n // LANE) * LANE), XT.dtype)
+    out[:, :n] = XT
+    return out
 
 
 @njit(**JIT)
@@ -189,7 +211,8 @@ def _sum(values, m):
 def _particles(thetas, originals, p0, p1, XT, target, layout, hidden, output, loss, norm, slices, kind, a, b,
                chunk, out, flags):
     """E of particles p0..p1 − 1 into out (the serial kernel)."""
-    n = XT.shape[1]
+    n = target.shape[1]
+    cols = XT.shape[1]
     L = layout.shape[0]
     width = 1
     for l in range(L):
@@ -210,12 +233,13 @@ def _particles(thetas, originals, p0, p1, XT, target, layout, hidden, output, lo
         total = 0.0
         for s0 in range(0, n, chunk):
             m = min(chunk, n - s0)
-            _layer(theta, layout[0, 0], layout[0, 3], layout[0, 4], XT, s0, buf0, m, hidden, L == 1)
+            mp = min(-(-m // LANE) * LANE, chunk, cols - s0)  # the layers' length: padded when XT is
+            _layer(theta, layout[0, 0], layout[0, 3], layout[0, 4], XT, s0, buf0, mp, hidden, L == 1)
             for l in range(1, L):  # the layers alternate between the two buffers
                 if l % 2:
-                    _layer(theta, layout[l, 0], layout[l, 3], layout[l, 4], buf0, 0, buf1, m, hidden, l == L - 1)
+                    _layer(theta, layout[l, 0], layout[l, 3], layout[l, 4], buf0, 0, buf1, mp, hidden, l == L - 1)
                 else:
-                    _layer(theta, layout[l, 0], layout[l, 3], layout[l, 4], buf1, 0, buf0, m, hidden, l == L - 1)
+                    _layer(theta, layout[l, 0], layout[l, 3], layout[l, 4], buf1, 0, buf0, mp, hidden, l == L - 1)
             z = buf1 if L % 2 == 0 else buf0
             total += _loss_sum(z, k, m, target, s0, output, loss, zmax, acc, sq)
         out[p] = total / norm + _penalty(originals[p], slices, kind, a, b)
@@ -241,8 +265,9 @@ def batch_values(thetas, originals, XT, target, layout, hidden: int, output: int
         The positions, in the objective's dtype.
     originals : ndarray, shape (P, n_params)
         The positions as given (the penalty is computed from them in float64).
-    XT : ndarray, shape (≥ n_inputs, n), the dtype of thetas
-        The inputs with samples on the last axis (extra rows are ignored).
+    XT : ndarray, shape (≥ n_inputs, ≥ n), the dtype of thetas
+        The inputs with samples on the last axis (extra rows are ignored); zero columns beyond
+        the n samples (:func:`pad_columns`) let every layer loop run whole vectors.
     target : ndarray, shape (k, n), the dtype of thetas
         The targets (one-hot rows for cross-entropy) with samples last.
     layout : ndarray of int64, shape (L, 5)
@@ -269,7 +294,7 @@ def batch_values(thetas, originals, XT, target, layout, hidden: int, output: int
     P = thetas.shape[0]
     out = np.empty(P)
     flags = np.empty(P, np.int8)
-    chunk = max(1, min(chunk, XT.shape[1]))
+    chunk = -(-max(1, min(chunk, target.shape[1])) // LANE) * LANE
     if threads > 1 and P > 1:
         _parallel(thetas, originals, XT, target, layout, hidden, output, loss, norm, slices, kind, a, b, chunk, out,
                   flags, min(threads, P))
