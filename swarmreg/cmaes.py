@@ -15,6 +15,7 @@ apart from "this swarm".
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
@@ -168,7 +169,10 @@ class CMAESTrainer(Trainer):
             point = point_row(theta, weight_mask, value, value - penalty if math.isfinite(value) else value, penalty)
             return log.row(generation, point, forward_samples=forward, sigma=float(es.sigma))
 
-        with np.errstate(over="ignore", invalid="ignore"):
+        with np.errstate(over="ignore", invalid="ignore"), warnings.catch_warnings():
+            # pycma's notes on its internal coordinate transformation ("elements of z2[k] are larger
+            # than 55") say nothing about E; a sweep's log would fill with them
+            warnings.filterwarnings("ignore", category=UserWarning, module=r"cma(\.|$)")
             values = np.asarray(objective.batch(mean[None, :]), dtype=float)
             offer(np.where(np.isfinite(values), values, np.inf), mean[None, :])
             forward, used, generation, status = samples, 1, 0, "max_iter"

@@ -15,6 +15,7 @@ beyond a few hundred decades (the tables keep the exact numbers).
 from __future__ import annotations
 
 import math
+import textwrap
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -115,6 +116,12 @@ def _y_log(ax, *arrays) -> None:
 
 def _drawn_y(ax) -> list:
     return [np.asarray(line.get_ydata(), dtype=float) for line in ax.get_lines()]
+
+
+def _wrapped(title: str, fig) -> str:
+    """The title broken into lines that fit the figure's width (about 9 characters an inch at
+    the title's font size)."""
+    return textwrap.fill(title, max(30, int(fig.get_figwidth() * 9)))
 
 
 def _grid(n_rows, n_cols, width=4.2, height=3.2):
@@ -229,7 +236,7 @@ def _gap_figure(recs, title: str, empty: str) -> Figure:
         ax.set_ylabel("E − E(reference)")
         ax.set_title(text(ds))
     _legend(axes[0])
-    fig.suptitle(title)
+    fig.suptitle(_wrapped(title, fig))
     return fig
 
 

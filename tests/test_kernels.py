@@ -135,6 +135,29 @@ def test_batch_on_other_shapes_long_data_and_many_threads(sizes):
     np.testing.assert_array_equal(three, one)  # blocks of particles: the same numbers
 
 
+@pytest.mark.parametrize("n, chunk", [(1, 256), (15, 256), (150, 256), (300, 64), (341, 100)])
+def test_padded_inputs_leave_the_values_unchanged(n, chunk):
+    from swarmreg.kernels.forward import HIDDEN_CODES, LANE, LOSS_CODES, OUTPUT_CODES, batch_values, pad_columns
+
+    obj = problem((5, 7, 3), "tanh", "softmax", "cross_entropy", L2(0.1), n=n, seed=n)
+    thetas = np.random.default_rng(n).normal(size=(6, obj.n_params))
+    XT = obj.model.inputs_with_ones(obj.X, obj.dtype)
+    padded = pad_columns(XT)
+    assert padded.shape[1] % LANE == 0 and padded.shape[1] - n < LANE
+    np.testing.assert_array_equal(padded[:, :n], XT)
+    assert not padded[:, n:].any()
+    layout = np.array([[l.w_start, l.w_stop, l.b_stop, l.fan_in, l.fan_out] for l in obj.model.layers], np.int64)
+    slices = np.array([[s.start, s.stop] for s in obj.penalty_slices], np.int64)
+    args = (obj._targetT, layout, HIDDEN_CODES["tanh"], OUTPUT_CODES["softmax"], LOSS_CODES["cross_entropy"],
+            float(n), slices, 1, 0.0, 0.1)
+    plain, flags = batch_values(thetas, thetas, XT, *args, chunk=chunk)
+    whole, _ = batch_values(thetas, thetas, padded, *args, chunk=chunk)
+    assert not flags.any()
+    np.testing.assert_allclose(whole, plain, rtol=1e-13, atol=0)  # the padded samples never count
+    with backend.use("numpy"):
+        np.testing.assert_allclose(whole, obj.batch(thetas), rtol=1e-12, atol=0)
+
+
 def test_a_row_with_a_non_finite_or_huge_parameter():
     obj = problem((3, 4, 2), "tanh", "softmax", "cross_entropy", L2(0.1))
     thetas = np.random.default_rng(5).normal(size=(4, obj.n_params))

@@ -377,8 +377,8 @@ def _setting(where: str, key: str, value, default):
             value = tuple(float(v) for v in value)
         elif isinstance(value, str) and value == "none":
             value = None
-        elif default is None and isinstance(value, bool):
-            pass  # a tri-state setting (gcpso): None means "the trainer decides"; the trainer checks it
+        elif default is None and isinstance(value, (bool, str)):
+            pass  # None means "the trainer decides" (gcpso, dtype); the trainer checks the value
         else:
             _expect(_is_number(value) or value is None, where, key, 'a number, a list of numbers or "none"', value)
     return value
