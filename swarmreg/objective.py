@@ -387,7 +387,7 @@ class RegularizedError:
     def _compiled(self, thetas: np.ndarray, penalty: bool) -> np.ndarray:
         """E (or D) of a checked stack by the fused kernel (:mod:`swarmreg.kernels.forward`);
         a row with a non-finite parameter gets NaN, one with a huge parameter the numpy value."""
-        from .kernels.forward import batch_values
+        from .kernels.forward import GEMM_BLOCK, batch_values
 
         if self._kernel_args is None:
             from .kernels.forward import HIDDEN_CODES, LOSS_CODES, OUTPUT_CODES, pad_columns
@@ -404,7 +404,8 @@ class RegularizedError:
         stack = np.ascontiguousarray(thetas, dtype=self.dtype)
         originals = np.ascontiguousarray(thetas) if thetas.dtype.kind == "f" else stack
         out, flags = batch_values(stack, originals, XT, self._targetT, layout, hidden, output, loss, norm,
-                                  slices, kind, a, b, backend.threads())
+                                  slices, kind, a, b, backend.threads(),
+                                  budget=min(GEMM_BLOCK, self.max_memory // (2 * self.dtype.itemsize)))
         huge = flags == 2
         if huge.any():  # beyond what the kernel's functions take: the numpy code, which overflows as it should
             with backend.use("numpy"):

@@ -158,6 +158,25 @@ def test_padded_inputs_leave_the_values_unchanged(n, chunk):
         np.testing.assert_allclose(whole, obj.batch(thetas), rtol=1e-12, atol=0)
 
 
+@pytest.mark.parametrize("budget", [1, 7 * 16 * 3, 10**9])
+def test_the_first_layer_as_a_matrix_product_in_blocks_of_any_size(budget):
+    from swarmreg.kernels.forward import GEMM_FAN_IN, HIDDEN_CODES, LOSS_CODES, OUTPUT_CODES, batch_values, \
+        pad_columns
+
+    obj = problem((max(GEMM_FAN_IN, 9), 7, 4, 3), "tanh", "softmax", "cross_entropy", L1(0.01), n=40, seed=2)
+    thetas = np.random.default_rng(9).normal(size=(10, obj.n_params))
+    thetas[4, 3] = np.nan  # a flagged particle inside a block
+    layout = np.array([[l.w_start, l.w_stop, l.b_stop, l.fan_in, l.fan_out] for l in obj.model.layers], np.int64)
+    slices = np.array([[s.start, s.stop] for s in obj.penalty_slices], np.int64)
+    got, flags = batch_values(thetas, thetas, pad_columns(obj.model.inputs_with_ones(obj.X)), obj._targetT, layout,
+                              HIDDEN_CODES["tanh"], OUTPUT_CODES["softmax"], LOSS_CODES["cross_entropy"], 40.0, slices,
+                              1, 0.01, 0.0, chunk=16, budget=budget)
+    assert flags.tolist() == [0] * 4 + [1] + [0] * 5 and np.isnan(got[4])
+    with backend.use("numpy"):
+        want = obj.batch(np.delete(thetas, 4, axis=0))
+    np.testing.assert_allclose(np.delete(got, 4), want, rtol=1e-12, atol=0)
+
+
 def test_a_row_with_a_non_finite_or_huge_parameter():
     obj = problem((3, 4, 2), "tanh", "softmax", "cross_entropy", L2(0.1))
     thetas = np.random.default_rng(5).normal(size=(4, obj.n_params))

@@ -6,7 +6,9 @@ chunk, it computes every layer with samples on the last axis (each row of a
 layer is a loop over samples that LLVM vectorizes), applies the activation
 while the row is in cache, turns the logits into the loss, and adds the
 penalty of the particle's weights: nothing of size P × n is ever stored, so
-the memory is two layers of one chunk, whatever P and n.
+the memory is two layers of one chunk, whatever P and n.  A first layer of
+:data:`GEMM_FAN_IN` or more inputs is one matrix product for a block of
+particles (bounded by ``budget`` floats), their other layers the loops.
 
 Codes (small ints, fixed when the objective is built): hidden activation
 0 tanh, 1 sigmoid, 2 relu, 3 identity; output 0 identity, 1 softmax,
@@ -33,6 +35,13 @@ CHUNK = 256
 #: carry that many zero columns at their end (:func:`pad_columns`), and the loss reads the real
 #: samples only.
 LANE = 16
+
+
+#: A first layer with at least this many inputs is computed for a block of particles by one matrix
+#: product (BLAS, through numba's np.dot): about twice the rate of the loops of :func:`_layer`.
+GEMM_FAN_IN = 4
+#: Floats of one block's first-layer output (particles × units × chunk samples): 4 MB in float64.
+GEMM_BLOCK = 1 << 19
 
 
 def pad_columns(XT: np.ndarray) -> np.ndarray:
@@ -64,6 +73,25 @@ def _activate(row, m, hidden):
         zero = row.dtype.type(0)
         for s in range(m):
             row[s] = row[s] if row[s] > zero else zero
+
+
+@njit(**JIT)
+def _bias_activate(row, m, hidden, bias):
+    """row[:m] = act(row[:m] + bias)."""
+    if hidden == 0:
+        for s in range(m):
+            row[s] = tanh_(row[s] + bias)
+    elif hidden == 1:
+        for s in range(m):
+            row[s] = sigmoid_(row[s] + bias)
+    elif hidden == 2:
+        zero = row.dtype.type(0)
+        for s in range(m):
+            v = row[s] + bias
+            row[s] = v if v > zero else zero
+    else:
+        for s in range(m):
+            row[s] += bias
 
 
 @njit(**JIT)
@@ -209,8 +237,12 @@ def _sum(values, m):
 
 @njit(**JIT)
 def _particles(thetas, originals, p0, p1, XT, target, layout, hidden, output, loss, norm, slices, kind, a, b,
-               chunk, out, flags):
+               chunk, out, flags, budget):
     """E of particles p0..p1 − 1 into out (the serial kernel)."""
+    if layout.shape[0] > 1 and layout[0, 3] >= GEMM_FAN_IN:
+        _particles_gemm(thetas, originals, p0, p1, XT, target, layout, hidden, output, loss, norm, slices, kind, a,
+                        b, chunk, out, flags, budget)
+        return
     n = target.shape[1]
     cols = XT.shape[1]
     L = layout.shape[0]
@@ -245,18 +277,77 @@ def _particles(thetas, originals, p0, p1, XT, target, layout, hidden, output, lo
         out[p] = total / norm + _penalty(originals[p], slices, kind, a, b)
 
 
+@njit(**JIT)
+def _particles_gemm(thetas, originals, p0, p1, XT, target, layout, hidden, output, loss, norm, slices, kind, a, b,
+                    chunk, out, flags, budget):
+    """:func:`_particles` with the first (hidden) layer of a block of particles as one matrix product per
+    chunk: the block's weights stacked as (particles·units, inputs) times the chunk's inputs."""
+    n = target.shape[1]
+    cols = XT.shape[1]
+    L = layout.shape[0]
+    width = 1
+    for l in range(1, L):
+        width = max(width, layout[l, 4])
+    k = layout[L - 1, 4]
+    w0, b0, d, h = layout[0, 0], layout[0, 1], layout[0, 3], layout[0, 4]
+    dt = thetas.dtype
+    block = max(1, min(p1 - p0, budget // (h * chunk)))
+    stacked = np.empty((block * h, d), dt)
+    first = np.empty(block * h * chunk, dt)
+    inputs = np.empty(d * chunk, dt)
+    buf0 = np.empty((width, chunk), dt)
+    buf1 = np.empty((width, chunk), dt)
+    zmax = np.empty(chunk, dt)
+    acc = np.empty(chunk, dt)
+    sq = np.empty(chunk, dt)
+    totals = np.zeros(p1 - p0)
+    for p in range(p0, p1):
+        flags[p] = _unusual(originals[p])
+    for q0 in range(p0, p1, block):
+        q1 = min(p1, q0 + block)
+        rows = (q1 - q0) * h
+        for p in range(q0, q1):  # W (inputs, units) of each particle, transposed into its rows
+            theta = thetas[p]
+            r = (p - q0) * h
+            for i in range(d):
+                for u in range(h):
+                    stacked[r + u, i] = theta[w0 + i * h + u]
+        for s0 in range(0, n, chunk):
+            m = min(chunk, n - s0)
+            mp = min(-(-m // LANE) * LANE, chunk, cols - s0)
+            x = inputs[:d * mp].reshape((d, mp))
+            x[:, :] = XT[:d, s0:s0 + mp]
+            H = first[:rows * mp].reshape((rows, mp))
+            np.dot(stacked[:rows], x, H)
+            for p in range(q0, q1):
+                if flags[p]:
+                    continue
+                theta = thetas[p]
+                src = H[(p - q0) * h:(p - q0 + 1) * h]
+                for u in range(h):
+                    _bias_activate(src[u], mp, hidden, theta[b0 + u])
+                for l in range(1, L):  # the other layers alternate between the two buffers
+                    dst = buf0 if l % 2 else buf1
+                    _layer(theta, layout[l, 0], layout[l, 3], layout[l, 4], src, 0, dst, mp, hidden, l == L - 1)
+                    src = dst
+                totals[p - p0] += _loss_sum(src, k, m, target, s0, output, loss, zmax, acc, sq)
+    for p in range(p0, p1):
+        out[p] = np.nan if flags[p] else totals[p - p0] / norm + _penalty(originals[p], slices, kind, a, b)
+
+
 @njit(parallel=True, **JIT)
 def _parallel(thetas, originals, XT, target, layout, hidden, output, loss, norm, slices, kind, a, b, chunk, out,
-              flags, blocks):
+              flags, blocks, budget):
     P = thetas.shape[0]
     step = (P + blocks - 1) // blocks
     for q in prange(blocks):
         _particles(thetas, originals, q * step, min(P, (q + 1) * step), XT, target, layout, hidden, output, loss,
-                   norm, slices, kind, a, b, chunk, out, flags)
+                   norm, slices, kind, a, b, chunk, out, flags, budget)
 
 
 def batch_values(thetas, originals, XT, target, layout, hidden: int, output: int, loss: int, norm: float,
-                 slices, kind: int, a: float, b: float, threads: int = 1, chunk: int = CHUNK) -> np.ndarray:
+                 slices, kind: int, a: float, b: float, threads: int = 1, chunk: int = CHUNK,
+                 budget: int = GEMM_BLOCK) -> np.ndarray:
     """E (or D, with ``kind`` 0) of every particle.
 
     Parameters
@@ -282,6 +373,11 @@ def batch_values(thetas, originals, XT, target, layout, hidden: int, output: int
         The penalty's code and parameters (module docstring).
     threads : int
         Blocks of particles evaluated side by side (1: this thread only).
+    chunk : int
+        Samples per chunk (rounded up to a multiple of :data:`LANE`).
+    budget : int
+        Floats of one block's first-layer output when it is a matrix product
+        (:data:`GEMM_FAN_IN`): particles × units × chunk, at least one particle.
 
     Returns
     -------
@@ -297,8 +393,8 @@ def batch_values(thetas, originals, XT, target, layout, hidden: int, output: int
     chunk = -(-max(1, min(chunk, target.shape[1])) // LANE) * LANE
     if threads > 1 and P > 1:
         _parallel(thetas, originals, XT, target, layout, hidden, output, loss, norm, slices, kind, a, b, chunk, out,
-                  flags, min(threads, P))
+                  flags, min(threads, P), budget)
     else:
         _particles(thetas, originals, 0, P, XT, target, layout, hidden, output, loss, norm, slices, kind, a, b,
-                   chunk, out, flags)
+                   chunk, out, flags, budget)
     return out, flags

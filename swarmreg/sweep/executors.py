@@ -528,11 +528,13 @@ class DaskExecutor(_Closing):
 
             self.client = None
             self._immune = _SigintImmune()
+            # silence_logs: the workers' own logs, whose heartbeats print a traceback when Ctrl-C closes
+            # their connections; a failed run reaches the sweep through its future and is said in one line
             try:  # Ctrl-C while the cluster starts: close what was started
                 with self._immune.spawning(), _quiet_dask_logs():
                     self._cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                                  host="127.0.0.1", dashboard_address=None,
-                                                 silence_logs=logging.ERROR)
+                                                 silence_logs=logging.CRITICAL)
                 self.client = Client(self._cluster)
             except BaseException:
                 self.close()
