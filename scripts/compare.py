@@ -35,7 +35,7 @@ def main(argv=None) -> int:
                            "lambdas": [args.lam], "model": {"hidden": args.hidden}, "trainers": TRAINERS},
                           source="compare")
     except ValueError as exc:
-        print(f"compare: error: {exc}", file=sys.stderr)
+        print(f"compare: error: {str(exc).removeprefix('compare: ')}", file=sys.stderr)  # the spec names it once
         return 2
     records = [run_one(run) for run in expand_runs(spec)]
     task = records[0]["task"]

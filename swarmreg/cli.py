@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import difflib
 import math
+import re
 import signal
 import sys
+import textwrap
 import threading
 import tomllib
 
@@ -23,9 +26,44 @@ __all__ = ["main"]
 
 
 class _Parser(argparse.ArgumentParser):
+    def format_help(self) -> str:
+        """The help; `swarmreg train`'s also lists every trainer's --set keys and their defaults."""
+        text = super().format_help()
+        if self.prog.partition(" ")[2] != "train":
+            return text
+        from .sweep.runs import TRAINER_KINDS
+
+        lines = ["--set keys of each trainer (KEY=default):"]
+        for kind, cls in TRAINER_KINDS.items():
+            keys = ", ".join(f"{k}={_shown(v)}" for k, v in cls.defaults().items())
+            lines.append(textwrap.fill(keys, 79, initial_indent=f"  {kind}: ", subsequent_indent="    "))
+        return text + "\n" + "\n".join(lines) + "\n"
+
     def error(self, message):  # one line, status 2, no usage dump
         command = self.prog.partition(" ")[2]  # "train" in "swarmreg train"; main() adds "swarmreg: error:"
+        message = _suggest(message)
         raise _UsageError(f"{command}: {message}" if command else message)
+
+
+#: How the messages name what an option chooses.
+OPTION_WORDS = {"command": "command", "--dataset": "data set", "--trainer": "trainer", "--penalty": "penalty",
+                "--activation": "activation"}
+
+
+def _suggest(message: str) -> str:
+    """argparse's "invalid choice" in the user's words, with the closest valid choice when one is close."""
+    m = re.match(r"argument (\S+): invalid choice: '([^']*)' \(choose from (.*)\)$", message)
+    if m is None:
+        return message
+    flag, given, choices = m.group(1), m.group(2), re.findall(r"'([^']*)'", m.group(3))
+    close = difflib.get_close_matches(given, choices, n=1, cutoff=0.6)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    said = f"unknown {OPTION_WORDS.get(flag.lower(), 'value')} {given!r}{hint} (valid: {', '.join(choices)})"
+    return said if flag.lower() == "command" else f"{flag.split('/')[-1]}: {said}"
+
+
+def _shown(value) -> str:
+    return "none" if value is None else str(list(value)) if isinstance(value, tuple) else str(value)
 
 
 class _UsageError(Exception):
@@ -74,31 +112,44 @@ def _where(p) -> None:
 
 
 def _build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+    from .data import available
+    from .model import HIDDEN_ACTIVATIONS
+
     p = _Parser(prog="swarmreg", description="Backprop vs particle swarm under L2/L1 regularization.")
-    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    p.add_argument("--version", action="version", version=f"swarmreg {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
 
     s = sub.add_parser("sweep", help="run a sweep spec (TOML) into a folder; resumes")
     s.add_argument("spec", help="the sweep spec (TOML)")
     s.add_argument("--out", required=True, help="output folder (results.jsonl)")
     _where(s)
 
-    t = sub.add_parser("train", help="train once and print a summary")
-    t.add_argument("--dataset", required=True)
-    t.add_argument("--trainer", required=True, choices=["backprop", "swarm", "lbfgs", "cmaes"])
-    t.add_argument("--penalty", default="l2", choices=["l2", "l1", "elastic", "weight_elimination"])
+    t = sub.add_parser("train", help="train once and print a summary", )
+    t.add_argument("--dataset", required=True, choices=available(), help="the data set (see `swarmreg datasets`)")
+    t.add_argument("--trainer", required=True, choices=["backprop", "swarm", "lbfgs", "cmaes"],
+                   help="how E is minimized, with the settings the report gives it (change them with --set; "
+                        "keys listed below)")
+    t.add_argument("--penalty", default="l2", choices=["l2", "l1", "elastic", "weight_elimination"],
+                   help="the penalty R (default: l2)")
     t.add_argument("--w0", type=float, default=None, help="the scale of --penalty weight_elimination (default 1)")
     t.add_argument("--lam", type=float, default=0.0,
                    help="λ: the penalty's strength (canonical convention), or what --set lam_as=… says it is")
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--hidden", type=int, nargs="*", default=[20], help="hidden widths (none: a linear model)")
-    t.add_argument("--activation", default="tanh")
-    t.add_argument("--set", action="append", metavar="KEY=VALUE", help="a trainer setting, e.g. --set lr=0.05")
+    t.add_argument("--seed", type=int, default=0,
+                   help="the seed of the data split and of the trainer: the same seed, the same numbers (default: 0)")
+    t.add_argument("--hidden", type=int, nargs="*", default=None,
+                   help="hidden widths (none: a linear model; default: the report's, 12)")
+    t.add_argument("--activation", default="tanh", choices=HIDDEN_ACTIVATIONS,
+                   help="the hidden units' activation (default: tanh)")
+    t.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="a trainer setting, e.g. --set lr=0.05 (repeatable; keys listed below)")
 
     sub.add_parser("datasets", help="list the data sets")
 
     r = sub.add_parser("report", help="run the default sweep (or read one) and write figures + REPORT.md")
     r.add_argument("--results", help="draw from an existing sweep folder instead of running the default sweep")
-    r.add_argument("--out", default="figures", help="folder for the figures and REPORT.md (default: figures)")
+    r.add_argument("--out", default=None, help="folder for the figures and REPORT.md (default: figures; with "
+                                                "--quick a new temporary folder, so that the committed figures stay)")
     r.add_argument("--quick", action="store_true", help="a small sweep (under a minute)")
     r.add_argument("--work", help="folder for the built-in sweeps' results "
                                   "(default: runs/report, or runs/report-quick)")
@@ -143,27 +194,72 @@ def _fmt(v) -> str:
     return str(v)
 
 
+#: What a fit's status means, in words.
+STATUS_WORDS = {"max_iter": "finished (its iteration budget used up)", "converged": "converged (its tolerance met)",
+                "stalled": "stopped: no improvement for `patience` iterations", "stopped": "stopped by a callback",
+                "diverged": "diverged (no finite E was ever seen)"}
+
+
+def _report_settings(kind: str) -> dict:
+    """The settings the report's built-in sweeps give a trainer kind (the first trainer of that kind in
+    report-l2, else in report-swarm): `swarmreg train` starts from them, so that its trainers get the
+    budgets the report compares them at."""
+    from importlib import resources
+
+    for name in ("report-l2.toml", "report-swarm.toml"):
+        raw = tomllib.loads((resources.files("swarmreg") / "specs" / name).read_text())
+        for t in raw["trainers"]:
+            if t["kind"] == kind:
+                return {k: v for k, v in t.items() if k not in ("name", "kind", "lam_as")}
+    return {}
+
+
+def _report_hidden() -> list:
+    from importlib import resources
+
+    raw = tomllib.loads((resources.files("swarmreg") / "specs" / "report-l2.toml").read_text())
+    return list(raw["model"]["hidden"])
+
+
 def _cmd_train(args) -> int:
     from .sweep import expand_runs, parse_spec, run_one
+    from .sweep.runs import build_problem
 
     if not (math.isfinite(args.lam) and args.lam >= 0):
         raise ValueError(f"--lam must be a finite number >= 0, got {args.lam}")
     if args.seed < 0:
         raise ValueError(f"--seed must be an integer >= 0, got {args.seed}")
-    trainer = {"name": args.trainer, "kind": args.trainer, **_settings(args.set)}
+    given = _settings(args.set)
+    settings = {**_report_settings(args.trainer), **given}
+    trainer = {"name": args.trainer, "kind": args.trainer, **settings}
+    hidden = _report_hidden() if args.hidden is None else args.hidden
     spec = parse_spec({
         "datasets": [args.dataset], "seeds": [args.seed], "penalty": args.penalty,
         **({} if args.w0 is None else {"w0": args.w0}), "lambdas": [args.lam],
-        "model": {"hidden": args.hidden, "activation": args.activation}, "trainers": [trainer],
+        "model": {"hidden": hidden, "activation": args.activation}, "trainers": [trainer],
     }, source="train")
-    rec = run_one(next(expand_runs(spec)))
+    run = next(expand_runs(spec))
+    ds, model, objective = build_problem(run)
+    rec = run_one(run)
     if rec["lam_as"] == "penalty":
         lam_row = ("penalty", f"{rec['penalty']} λ={rec['lam']:g}")
     else:
         lam_row = ("λ", f"{rec['lam']:g} as {rec['lam_as']} (no penalty; canonical {rec['penalty']} "
                          f"λ={_fmt(rec['canonical_lam'])})")
-    rows = [("trainer", rec["trainer"]), ("dataset", rec["dataset"]), lam_row,
-            ("status", rec["status"]), ("E = D + R", rec["value"]), ("D (train)", rec["data_loss"]),
+    shown = {k: v for k, v in settings.items() if k != "lam_as"}
+    rows = [("trainer", rec["trainer"]),
+            ("settings", ", ".join(f"{k}={_shown(v)}" for k, v in shown.items()) or "its defaults"),
+            ("dataset", f"{rec['dataset']} ({rec['task']})"),
+            ("split", f"{ds.n_train} train, {ds.X_val.shape[0]} validation, {ds.X_test.shape[0]} test samples "
+                      f"(seed {args.seed}); " + ("features and target standardized with the training part's "
+                                                 "statistics: losses on the standardized target, RMSE in the data's "
+                                                 "units" if rec["task"] != "classification" else
+                                                 "features standardized with the training part's statistics")),
+            ("network", f"{'-'.join(map(str, model.sizes))}, {model.hidden} hidden, {model.output} output, "
+                        f"{model.n_params} parameters"),
+            ("loss", objective.loss), lam_row,
+            ("status", STATUS_WORDS.get(rec["status"], rec["status"])),
+            ("E = D + R", rec["value"]), ("D (train)", rec["data_loss"]),
             ("R", rec["penalty_value"]), ("Σw²", rec["weight_sq_norm"]), ("zero weights", rec["zero_fraction"]),
             ("|w| < 1e-3", rec["near_zero_fraction"])]
     for split in ("train", "val", "test"):
@@ -196,6 +292,10 @@ def _cmd_report(args) -> int:
     for folder in (args.out, args.work):  # fail before the sweeps run, not after
         if folder is not None:
             check_out(folder)
+    if args.out is None:
+        import tempfile
+
+        args.out = tempfile.mkdtemp(prefix="swarmreg-quick-") if args.quick and args.results is None else "figures"
     if args.results is not None:
         given = [flag for flag, value in (("--jobs", args.jobs), ("--scheduler", args.scheduler),
                                           ("--dask-workers", args.dask_workers), ("--connect-timeout",
@@ -204,12 +304,19 @@ def _cmd_report(args) -> int:
         if given:
             raise ValueError(f"{', '.join(given)}: these choose how the report runs its own sweeps; "
                              "with --results it runs none")
-        make_report(results=args.results, out=args.out, progress=not args.quiet)
+        _wrote(make_report(results=args.results, out=args.out, progress=not args.quiet))
         return 0
     with _executor(args) as executor:
-        make_report(out=args.out, quick=args.quick, work=args.work, progress=not args.quiet, executor=executor,
-                    on_change=args.on_change or "refuse")
+        _wrote(make_report(out=args.out, quick=args.quick, work=args.work, progress=not args.quiet,
+                           executor=executor, on_change=args.on_change or "refuse"))
     return 0
+
+
+def _wrote(path) -> None:
+    """Say where the report went."""
+    from .report import FIGURES
+
+    print(f"swarmreg report: wrote {path} and {len(FIGURES)} figures into {path.parent}")
 
 
 @contextlib.contextmanager
@@ -297,7 +404,12 @@ def main(argv=None) -> int:
     args = None
     try:
         with _sigterm_raises(), _warnings_as_lines():
-            args = _build_parser().parse_args(argv)
+            with _held_sigint():  # the parser's choices import numpy (see _loading)
+                parser = _build_parser()
+            if not (sys.argv[1:] if argv is None else list(argv)):  # a bare `swarmreg`: how to use it
+                parser.print_help()
+                return 0
+            args = parser.parse_args(argv)
             _loading(args)
             from .backend import limit_process
 

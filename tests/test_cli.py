@@ -2,12 +2,14 @@
 
 import json
 import re
+import tomllib
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+import swarmreg
 import swarmreg.sweep
 from swarmreg import sweep
 from swarmreg.cli import _settings, main
@@ -32,6 +34,9 @@ epochs = 3
 """
 TRAIN = ["train", "--dataset", "iris", "--trainer", "swarm", "--penalty", "l2", "--lam", "1e-3", "--seed", "0",
          "--set", "iterations=20"]
+
+
+REPORT_L2 = tomllib.loads((Path(swarmreg.__file__).parent / "specs" / "report-l2.toml").read_text())
 
 
 def tree(root):
@@ -76,7 +81,8 @@ def test_train_prints_a_summary_table():
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == ""
     rows = table(proc.stdout)
-    assert rows["trainer"] == "swarm" and rows["dataset"] == "iris" and rows["status"] == "max_iter"
+    assert rows["trainer"] == "swarm" and rows["dataset"] == "iris (classification)"
+    assert rows["status"] == "finished (its iteration budget used up)"
     assert rows["penalty"] == "l2 λ=0.001"
     assert rows["iterations"] == "19"  # 20 evaluations of the swarm: the initial one and 19 moves
     E, D, R = (float(rows[k]) for k in ("E = D + R", "D (train)", "R"))
@@ -90,12 +96,65 @@ def test_train_prints_a_summary_table():
 def test_train_matches_the_same_run_in_a_sweep(capsys):
     assert main([*TRAIN[:-1], "iterations=20", "--hidden", "3"]) == 0
     rows = table(capsys.readouterr().out)
+    report_swarm = next(t for t in REPORT_L2["trainers"] if t["kind"] == "swarm")  # what train starts from
     spec = sweep.parse_spec({"datasets": ["iris"], "seeds": [0], "lambdas": [1e-3], "model": {"hidden": [3]},
-                                  "trainers": [{"name": "swarm", "kind": "swarm", "iterations": 20}]})
+                             "trainers": [{**report_swarm, "iterations": 20}]})
     (run,) = sweep.expand_runs(spec)
     rec = sweep.run_one(run)
     assert rows["E = D + R"] == f"{rec['value']:.6g}"
     assert rows["test accuracy"] == f"{rec['test_accuracy']:.6g}"
+
+
+def test_train_starts_from_the_reports_settings_and_describes_the_problem(capsys):
+    assert main(["train", "--dataset", "iris", "--trainer", "backprop", "--set", "epochs=3"]) == 0
+    rows = table(capsys.readouterr().out)
+    bp = next(t for t in REPORT_L2["trainers"] if t["kind"] == "backprop")
+    want = {k: v for k, v in bp.items() if k not in ("name", "kind")} | {"epochs": 3}
+    assert rows["settings"] == ", ".join(f"{k}={v}" for k, v in want.items())
+    hidden = REPORT_L2["model"]["hidden"]
+    n_params = 4 * hidden[0] + hidden[0] + hidden[0] * 3 + 3
+    assert rows["network"] == f"4-{hidden[0]}-3, tanh hidden, softmax output, {n_params} parameters"
+    assert rows["loss"] == "cross_entropy"
+    counts = [int(n) for n in re.findall(r"(\d+) (?:train|validation|test)", rows["split"])]
+    assert len(counts) == 3 and sum(counts) == 150  # every one of iris's 150 samples, once
+    assert rows["iterations"] == "3" and rows["status"].startswith("finished")
+
+
+def test_bare_command_prints_usage_and_version_prints_it(capsys):
+    assert main([]) == 0
+    assert capsys.readouterr().out.startswith("usage: swarmreg")
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out.strip() == f"swarmreg {swarmreg.__version__}"
+
+
+@pytest.mark.parametrize("args, culprit, suggestion", [
+    (["swep"], "command 'swep'", "'sweep'"),
+    (["train", "--dataset", "iriss", "--trainer", "swarm"], "data set 'iriss'", "'iris'"),
+    (["train", "--dataset", "iris", "--trainer", "swarn"], "trainer 'swarn'", "'swarm'"),
+    (["train", "--dataset", "iris", "--trainer", "swarm", "--activation", "tahn"], "activation 'tahn'", "'tanh'"),
+    (["train", "--dataset", "iris", "--trainer", "qqqq"], "trainer 'qqqq'", None),
+])
+def test_a_mistyped_choice_is_named_with_the_closest_valid_one(capsys, args, culprit, suggestion):
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and culprit in err
+    assert (f"did you mean {suggestion}?" in err) if suggestion else ("did you mean" not in err)
+
+
+def test_train_help_lists_every_trainers_set_keys(capsys):
+    from swarmreg.sweep.runs import TRAINER_KINDS
+    import inspect
+
+    with pytest.raises(SystemExit):
+        main(["train", "-h"])
+    out = capsys.readouterr().out
+    listing = " ".join(out.split("--set keys of each trainer")[1].split())
+    for kind, cls in TRAINER_KINDS.items():
+        assert f"{kind}:" in listing
+        for name in list(inspect.signature(cls.__init__).parameters)[1:]:
+            assert f"{name}=" in listing, (kind, name)
 
 
 def test_train_regression_shows_rmse(capsys):
@@ -167,8 +226,7 @@ def _bad_cases(tmp_path):
     out = str(tmp_path / "out")
     sweep = ["sweep", str(good), "--out", out]
     return [
-        ("no subcommand", [], "required"),
-        ("unknown subcommand", ["frobnicate"], "invalid choice: 'frobnicate'"),
+        ("unknown subcommand", ["frobnicate"], "unknown command 'frobnicate'"),
         ("unknown option", ["datasets", "--all"], "unrecognized arguments: --all"),
         ("train without a data set", ["train", "--trainer", "swarm"], "--dataset"),
         ("train without a trainer", ["train", "--dataset", "iris"], "--trainer"),
@@ -244,7 +302,7 @@ def test_mistakes_exit_2_with_one_line(tmp_path, capsys, monkeypatch, fake_execu
 
 
 @pytest.mark.parametrize("args, words", [
-    (["frobnicate"], "invalid choice"),
+    (["frobnicate"], "unknown command"),
     (["sweep", "{tmp}/malformed.toml", "--out", "{tmp}/out"], "malformed TOML"),
     (["train", "--dataset", "iris", "--trainer", "swarm", "--lam", "-1"], "--lam"),
 ])
@@ -268,8 +326,29 @@ def test_help_exits_0(capsys):
 
 def test_train_says_what_lambda_is_when_it_is_a_decay_fraction(capsys):
     assert main(["train", "--dataset", "sine", "--trainer", "backprop", "--hidden", "2", "--lam", "0.05",
-                 "--set", "lam_as=decay_fraction", "--set", "epochs=3"]) == 0
+                 "--set", "lam_as=decay_fraction", "--set", "epochs=3", "--set", "lr=0.1"]) == 0
     rows = table(capsys.readouterr().out)
-    # d = 0.05 per step at the default η = 0.1, μ = 0: the fixed point of L2 with λ = d(1 − μ)/η = 0.5
+    # d = 0.05 per step at η = 0.1, μ = 0: the fixed point of L2 with λ = d(1 − μ)/η = 0.5
     assert rows["λ"] == "0.05 as decay_fraction (no penalty; canonical l2 λ=0.5)"
     assert "penalty" not in rows and float(rows["R"]) == 0.0
+
+
+@pytest.mark.parametrize("args, committed", [(["--quick"], False), ([], True)])
+def test_report_keeps_the_committed_figures_unless_asked(tmp_path, monkeypatch, capsys, args, committed):
+    import swarmreg.report
+
+    seen = {}
+
+    def fake(out, **kw):  # what the command asks for, without running the sweeps
+        seen["out"] = Path(out)
+        return Path(out) / "REPORT.md"
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(swarmreg.report, "make_report", fake)
+    assert main(["report", *args, "--quiet", "--jobs", "1"]) == 0
+    if committed:
+        assert seen["out"] == Path("figures")
+    else:  # a new, empty temporary folder outside the working directory
+        assert seen["out"].is_dir() and not any(seen["out"].iterdir())
+        assert tmp_path not in seen["out"].parents
+    assert f"wrote {seen['out'] / 'REPORT.md'}" in capsys.readouterr().out

@@ -102,10 +102,10 @@ def _check_room(spec: Spec, folder: Path, executor, pending: int) -> None:
                          f"more than the {checks.format_bytes(free)} free there")
 
 
-def _progress(total: int, initial: int, enabled: bool):
+def _progress(total: int, initial: int, enabled: bool, name: str = "sweep"):
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, initial=initial, disable=not enabled, unit="run", desc="sweep", smoothing=0.1)
+    return tqdm(total=total, initial=initial, disable=not enabled, unit="run", desc=name, smoothing=0.1)
 
 
 def execute_sweep(spec, out, executor=None, progress: bool = True, on_change: str = "refuse") -> SweepCounts:
@@ -139,7 +139,7 @@ def execute_sweep(spec, out, executor=None, progress: bool = True, on_change: st
     _check_room(spec, out, executor, spec.n_runs - len(own))
     with ResultsStore(out, spec.hash, on_change) as store:
         done_before = len(store.this_spec)
-        bar = _progress(spec.n_runs, done_before, progress)
+        bar = _progress(spec.n_runs, done_before, progress, spec.name)
 
         def pending():
             for run in expand_runs(spec):
