@@ -207,6 +207,70 @@ class Dataset:
         """
         return (self._features(X_raw, "X_raw") - self.feature_mean) / self.feature_scale
 
+    def cross_validation(self, k: int, fold: int | None) -> "Dataset":
+        """The training and validation parts together (the *training part*), cut into k folds.
+
+        Folds are stratified like the split (module docstring): each class's rows, shuffled with a
+        generator seeded by the second child of ``SeedSequence(seed)`` (the split's stream is the
+        first), are dealt to the folds in turn, continuing from class to class, so fold sizes differ
+        by at most one.
+
+        Parameters
+        ----------
+        k : int
+            Folds, 2 <= k <= rows of the training part.
+        fold : int or None
+            0..k − 1: that fold validates, the other k − 1 train.  None: every row of the training
+            part trains and nothing validates (the refit after λ is chosen).
+
+        Returns
+        -------
+        Dataset
+            Its parts standardized again with the statistics of the rows that train (the rows
+            themselves are the original ones up to rounding); the test rows are unchanged.
+        """
+        n = self.n_train + self.n_val
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 2 <= k <= n:
+            raise ValueError(f"cv must be an integer from 2 to the {n} rows of the training part, got {k!r}")
+        if fold is not None and (isinstance(fold, bool) or not isinstance(fold, (int, np.integer))
+                                 or not 0 <= fold < k):
+            raise ValueError(f"fold must be None or an integer in [0, {k}), got {fold!r}")
+        X = np.vstack([self.unscale_features(self.X_train), self.unscale_features(self.X_val)])
+        y = np.concatenate([self.y_train, self.y_val])
+        if self.task == "classification":
+            groups = [np.flatnonzero(y == c) for c in range(self.n_classes)]
+        else:
+            y = self.unscale_target(y)
+            groups = [np.arange(n)]
+        rng = np.random.default_rng(np.random.SeedSequence(self.seed).spawn(2)[1])
+        fold_of, dealt = np.empty(n, np.int64), 0
+        for g in groups:
+            order = rng.permutation(g)
+            fold_of[order] = (dealt + np.arange(order.size)) % k
+            dealt += order.size
+        val = fold_of == fold if fold is not None else np.zeros(n, bool)
+        train = ~val
+        names = self.feature_names
+        fmean, fscale, fmag = _standardize_stats(X[train], names, "feature")
+        X_test = self.unscale_features(self.X_test)
+        Xs = [_scaled(part, fmean, fscale, fmag, names, "feature") for part in (X[train], X[val], X_test)]
+        tmean, tscale = 0.0, 1.0
+        if self.task == "regression":
+            m, sc, mag = _standardize_stats(y[train, None], ("target",), "regression")
+            tmean, tscale = float(m[0]), float(sc[0])
+            y_test = self.unscale_target(self.y_test)
+            ys = [_scaled(part[:, None], m, sc, mag, ("target",), "regression")[:, 0]
+                  for part in (y[train], y[val], y_test)]
+        else:
+            ys = [y[train], y[val], self.y_test.copy()]
+        for a in (*Xs, *ys, fmean, fscale):
+            a.setflags(write=False)
+        return Dataset(name=self.name, task=self.task, X_train=Xs[0], y_train=ys[0], X_val=Xs[1], y_val=ys[1],
+                       X_test=Xs[2], y_test=ys[2], feature_names=names, class_names=self.class_names,
+                       feature_mean=fmean, feature_scale=fscale, target_mean=tmean, target_scale=tscale,
+                       seed=self.seed, test_fraction=self.test_fraction,
+                       validation_fraction=float(val.sum()) / n, source=self.source)
+
     def unscale_features(self, X) -> np.ndarray:
         """Map standardized features back to original units: ``X * feature_scale + feature_mean``.
 

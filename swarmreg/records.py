@@ -18,6 +18,7 @@ Wilcoxon tests (:func:`wilcoxon_rows`).
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections import defaultdict
@@ -104,6 +105,10 @@ FIELDS = (
     Field("penalty", "str", "what canonical_lam is the strength of: the spec's penalty (l2, l1 or elastic), "
                             "or l2 where λ is a decay fraction"),
     Field("seed", "int", "the replicate seed (the data split)"),
+    Field("cv", "int", "folds of the sweep's cross-validation (0: none; λ chosen on the validation part)",
+          default=0),
+    Field("fold", "int?", "with cv: the fold this run left out and was validated on, or null for the run on "
+                          "the whole training part (scored on the test part)", default=None),
     Field("run_seed", "int", "the training seed, drawn from the id"),
     Field("config", "config", "the run's whole configuration (what the id hashes)"),
     Field("trainer_config", "table", "every setting of the trainer, defaults included"),
@@ -173,6 +178,8 @@ def _type_problem(kind: str, v) -> str | None:
         ok = v in STATUSES
     elif kind == "int":
         ok = isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 2**64
+    elif kind == "int?":
+        ok = v is None or (isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 2**64)
     elif kind == "number":
         ok = _is_number(v)
     elif kind == "number?":
@@ -232,6 +239,55 @@ def with_defaults(record: dict) -> dict:
         if f.name not in record:
             record[f.name] = f.default
     return record
+
+
+# ------------------------------------------------------------------ cross-validation
+VAL_METRICS = ("val_loss", "val_accuracy", "val_rmse")
+
+
+def cross_validated(records: list) -> list:
+    """The records a report draws from: those of a sweep without ``cv`` as they are; of a sweep with
+    ``cv = k``, the run on the whole training part of each (data set, trainer, λ, seed), its validation
+    numbers replaced by their mean over its k folds (so that λ is chosen by cross-validation; the fold
+    runs, which keep each fold's numbers, are left out).  A run whose folds are not all there, or
+    not all finite, gets no validation numbers (null).  Records already drawn this way pass through.
+
+    Parameters
+    ----------
+    records : list of dict
+
+    Returns
+    -------
+    list of dict
+        New dicts where numbers changed; the others as given, in the given order.
+    """
+    def key(r):
+        config = {k: v for k, v in r["config"].items() if k != "fold"}
+        return r["spec_hash"], json.dumps(config, sort_keys=True)
+
+    folds = {}
+    for r in records:
+        if r.get("cv") and r.get("fold") is not None:
+            folds.setdefault(key(r), []).append(r)
+    out = []
+    for r in records:
+        if not r.get("cv"):
+            out.append(r)
+        elif r.get("fold") is None:
+            fs = folds.get(key(r))
+            if fs is not None:
+                r = dict(r)
+                for m in VAL_METRICS:
+                    vals = [f[m] for f in fs]
+                    whole = len({f["fold"] for f in fs}) == r["cv"] and all(v is not None for v in vals)
+                    r[m] = float(np.mean(vals)) if whole else None
+            out.append(r)
+    return out
+
+
+def fold_runs(records) -> int:
+    """How many of the records are cross-validation folds."""
+    return sum(1 for r in records if r.get("cv") and r.get("fold") is not None)
 
 
 # ------------------------------------------------------------------ selection

@@ -522,8 +522,9 @@ def make_report(results=None, out="figures", quick: bool = False, jobs: int | No
     out.mkdir(parents=True, exist_ok=True)
     with _holding(out):
         remove_stale_temporaries(out, [f.file for f in FIGURES] + [REPORT_FILE])
+        drawn = R.cross_validated(records)
         for entry in FIGURES:
-            save_figure(entry.draw(records), out / entry.file)
+            save_figure(entry.draw(drawn), out / entry.file)
         path = out / REPORT_FILE
         text = write_report_md(records, sources, seconds=time.perf_counter() - started, resumed=resumed,
                                notes=notes)
@@ -575,6 +576,9 @@ def write_report_md(records, sources=(), seconds: float | None = None, resumed: 
     ``seconds`` is the report's wall time; ``resumed`` how many of the runs were found done
     (then the time covers only the rest and the drawing, and the text says so); ``notes``
     are sentences about what the report left out."""
+    n_folds, n_all = R.fold_runs(records), len(records)
+    records = R.cross_validated(records)
+    cv = sorted({r["cv"] for r in records if r.get("cv")})
     best_rows = R.best_lambda_rows(records)
     n_div = sum(r["status"] == "diverged" for r in records)
     versions = {}
@@ -589,9 +593,12 @@ def write_report_md(records, sources=(), seconds: float | None = None, resumed: 
     lines = [
         "# swarmreg report",
         "",
-        f"{len(records)} runs from {', '.join(f'`{md(s)}`' for s in sources) or 'the given records'} "
+        f"{n_all} runs from {', '.join(f'`{md(s)}`' for s in sources) or 'the given records'} "
         f"({n_div} diverged and left out of the curves). Curves are medians over seeds with the interquartile "
-        "range as a band; the best λ is chosen on validation error, never on test error. "
+        "range as a band; the best λ is chosen on validation error, never on test error"
+        + (f" — by {' or '.join(map(str, cv))}-fold cross-validation on the training part where the sweep has "
+           f"cv ({n_folds} of the runs are folds: each λ's validation error is the mean over its folds, and "
+           "every number drawn is that of the run on the whole training part)" if cv else "") + ". "
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}.{timing}",
         "",
     ]

@@ -186,7 +186,7 @@ def _record(name, kind, lam, seed, dataset, value, sq, test, task, sweep_name="s
         id=hashlib.sha256(repr((name, kind, lam, seed, dataset, penalty, lam_as)).encode()).hexdigest()[:16],
         spec_hash=None, sweep=sweep_name,
         dataset=dataset, task=task, trainer=name, kind=kind, lam=lam, lam_as=lam_as, canonical_lam=lam,
-        penalty=penalty, seed=seed, run_seed=seed,
+        penalty=penalty, seed=seed, cv=0, fold=None, run_seed=seed,
         config={"seed": seed, "test_fraction": 0.25, "validation_fraction": 0.2,
                 "model": {"hidden": [3], "activation": "tanh"}, "trainer": {"settings": {}}},
         trainer_config={"backprop": {"lr": 0.1, "optimizer": "adam", "decay": "decoupled"},

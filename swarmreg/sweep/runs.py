@@ -57,7 +57,9 @@ def run_seed(rid: str) -> int:
 def expand_runs(spec) -> Iterator[dict]:
     """Every (data set, trainer configuration, λ, seed) of a :class:`~swarmreg.sweep.spec.Spec`,
     each with its ``id`` and the sweep's name, one at a time (a sweep of millions of
-    runs is never held in memory)."""
+    runs is never held in memory).  With ``cv = k`` each comes k + 1 times, with ``cv`` and ``fold``:
+    folds 0..k − 1 (trained without that fold, validated on it), then None (the whole training
+    part, scored on the test part)."""
     model = spec.model.to_toml()
     for dataset in spec.datasets:
         for trainer in spec.trainers:
@@ -72,9 +74,15 @@ def expand_runs(spec) -> Iterator[dict]:
                     }
                     if spec.penalty == "weight_elimination":
                         run["w0"] = spec.w0  # only there: the ids of every other sweep stay as they were
-                    run["id"] = run_id(run)
-                    run["sweep"] = spec.name  # a label, not part of the id
-                    yield run
+                    for fold in (range(spec.cv) if spec.cv else ()):
+                        yield _identified({**run, "cv": spec.cv, "fold": fold}, spec.name)
+                    yield _identified({**run, "cv": spec.cv, "fold": None} if spec.cv else run, spec.name)
+
+
+def _identified(run: dict, sweep: str) -> dict:
+    run["id"] = run_id(run)
+    run["sweep"] = sweep  # a label, not part of the id
+    return run
 
 
 @functools.lru_cache(maxsize=16)
@@ -103,6 +111,8 @@ def check_loss(ds, loss: str) -> None:
 def build_problem(run: dict):
     """The data set, model and training objective of a run."""
     ds = dataset(run["dataset"], run["seed"], run["test_fraction"], run["validation_fraction"])
+    if run.get("cv"):
+        ds = ds.cross_validation(run["cv"], run["fold"])
     model = _network(ds, run["model"]["hidden"], run["model"]["activation"])
     loss = DEFAULT_LOSS[model.output] if run["loss"] == "auto" else run["loss"]
     meaning = MEANINGS[run["trainer"]["lam_as"]]
@@ -202,6 +212,7 @@ def run_one(run: dict) -> dict:
         trainer=t["name"], kind=t["kind"], lam=run["lam"], lam_as=t["lam_as"],
         canonical_lam=_number(MEANINGS[t["lam_as"]].canonical(run["lam"], trainer.config, problem_of(objective))),
         penalty=MEANINGS[t["lam_as"]].canonical_penalty(run["penalty"]), seed=run["seed"],
+        cv=run.get("cv", 0), fold=run.get("fold"),
         run_seed=run_seed(run["id"]),
         config={k: v for k, v in run.items() if k not in ("id", "sweep")},
         trainer_config=res.config,

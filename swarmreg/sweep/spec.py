@@ -49,6 +49,7 @@ __all__ = ["Spec", "TrainerSpec", "ModelSpec", "parse_spec", "load_spec", "MAX_G
 MAX_GRID = 10_000   # most seeds (as a count) or log-spaced λ values a spec may ask for
 MAX_DEPTH = 6       # deepest nesting of tables and arrays a spec needs (trainers → table → bounds is 3)
 MAX_NAME = 200      # longest name of a sweep or a trainer configuration
+MAX_FOLDS = 100     # most folds of cross-validation (cv) a spec may ask for
 
 TOP_KEYS = {
     "name": "a label for the sweep (str)",
@@ -62,6 +63,7 @@ TOP_KEYS = {
     "loss": '"auto", "mse", "cross_entropy" or "binary_cross_entropy"',
     "test_fraction": "share of each data set held out for testing",
     "validation_fraction": "share of the rest used to choose λ",
+    "cv": "choose λ by k-fold cross-validation on the training part instead (int >= 2; 0: off)",
     "model": "the network: {hidden, activation}",
     "trainers": "the trainer configurations ([[trainers]] tables)",
 }
@@ -151,6 +153,10 @@ class Spec:
         Sorted, without duplicates, -0.0 as 0.0.
     loss : {"auto", "mse", "cross_entropy", "binary_cross_entropy"}
     test_fraction, validation_fraction : float
+    cv : int
+        0, or k: λ is chosen by k-fold cross-validation on the training part (training and
+        validation rows together), and every (data set, trainer, λ, seed) runs once per fold and
+        once more on the whole training part (:meth:`swarmreg.data.Dataset.cross_validation`).
     model : ModelSpec
     trainers : tuple of TrainerSpec
     source : str
@@ -169,16 +175,20 @@ class Spec:
     model: ModelSpec
     trainers: tuple
     w0: float = 1.0
+    cv: int = 0
     source: str = field(default="spec", compare=False)
 
     @property
     def n_runs(self) -> int:
-        """Runs in the sweep: data sets × trainers × λ values × seeds."""
-        return len(self.datasets) * len(self.trainers) * len(self.lambdas) * len(self.seeds)
+        """Runs in the sweep: data sets × trainers × λ values × seeds (× (cv + 1) with cross-validation)."""
+        per = self.cv + 1 if self.cv else 1
+        return len(self.datasets) * len(self.trainers) * len(self.lambdas) * len(self.seeds) * per
 
     def to_toml(self) -> dict:
         """The TOML-shaped form: ``parse_spec(s.to_toml()) == s``."""
         shape = {"w0": self.w0} if self.penalty == "weight_elimination" else {}
+        if self.cv:
+            shape["cv"] = self.cv  # only there: the hashes of every other spec stay as they were
         return {"name": self.name, "datasets": list(self.datasets), "seeds": list(self.seeds),
                 "penalty": self.penalty, "l1_ratio": self.l1_ratio, **shape, "lambdas": list(self.lambdas),
                 "loss": self.loss, "test_fraction": self.test_fraction,
@@ -331,14 +341,21 @@ def _loss(raw, source: str) -> str:
     return loss
 
 
-def _fractions(raw, source: str) -> tuple[float, float]:
+def _cv(raw, source: str) -> int:
+    cv = raw.get("cv", 0)
+    _expect(_is_count(cv) and (cv == 0 or 2 <= cv <= MAX_FOLDS), source, "cv",
+            f"0 (off) or a number of folds from 2 to {MAX_FOLDS}", cv)
+    return int(cv)
+
+
+def _fractions(raw, source: str, cv: int = 0) -> tuple[float, float]:
     test = raw.get("test_fraction", 0.25)
     _expect(_is_number(test) and 0 < test < 1, source, "test_fraction", "a number in (0, 1)", test)
     val = raw.get("validation_fraction", 0.2)
-    if _is_number(val) and val == 0:
+    if _is_number(val) and val == 0 and not cv:
         _fail(f"{source}: validation_fraction must be > 0 in a sweep: the best λ is chosen on the validation "
               "part (never on the test part), so a sweep without one cannot choose it")
-    _expect(_is_number(val) and 0 < val < 1, source, "validation_fraction", "a number in (0, 1)", val)
+    _expect(_is_number(val) and 0 <= val < 1, source, "validation_fraction", "a number in (0, 1)", val)
     return float(test), float(val)
 
 
@@ -444,6 +461,9 @@ def _check_data(spec: Spec) -> None:
                               validation_fraction=spec.validation_fraction)
         except ValueError as exc:
             _fail(f"{spec.source}: datasets: {d!r}: {exc}")
+        if spec.cv and spec.cv > ds.n_train + ds.n_val:
+            _fail(f"{spec.source}: cv = {spec.cv} folds, but data set {d!r} has only "
+                  f"{ds.n_train + ds.n_val} rows outside its test part")
         try:
             runs.check_loss(ds, spec.loss)
         except ValueError as exc:
@@ -465,12 +485,13 @@ def parse_spec(raw, source: str = "spec") -> Spec:
     _table(raw, source)
     penalty, l1_ratio, w0 = _penalty(raw, source)
     lambdas = _lambdas(raw, source)
-    test_fraction, validation_fraction = _fractions(raw, source)
+    cv = _cv(raw, source)
+    test_fraction, validation_fraction = _fractions(raw, source, cv)
     name = _name(raw.get("name", "sweep"), source, "name")
     spec = Spec(name=name, datasets=_datasets(raw, source), seeds=_seeds(raw, source), penalty=penalty,
                 l1_ratio=l1_ratio, lambdas=lambdas, loss=_loss(raw, source), test_fraction=test_fraction,
                 validation_fraction=validation_fraction, model=_model(raw, source),
-                trainers=_trainers(raw, source, penalty, lambdas), w0=w0, source=source)
+                trainers=_trainers(raw, source, penalty, lambdas), w0=w0, cv=cv, source=source)
     _check_data(spec)
     return spec
 
