@@ -438,13 +438,19 @@ def _trainer(t, where: str, penalty: str, lambdas: tuple) -> TrainerSpec:
     return TrainerSpec(name, kind, lam_as, Settings(settings))
 
 
+def _ordinal(n: int) -> str:
+    return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
+
+
 def _trainers(raw, source: str, penalty: str, lambdas: tuple) -> tuple:
     trainers = raw["trainers"]
     _expect(isinstance(trainers, list) and trainers and all(isinstance(t, dict) for t in trainers),
             source, "trainers", "a non-empty array of tables ([[trainers]])", trainers)
     out, names = [], set()
     for i, t in enumerate(trainers):
-        where = f"{source}: trainers[{i}]"
+        label = t.get("name", t.get("kind"))
+        where = f"{source}: " + (f"trainer {label!r}" if isinstance(label, str) and 0 < len(label) <= MAX_NAME and label.isprintable()
+                                 else f"the {_ordinal(i + 1)} [[trainers]] table")
         spec = _trainer(t, where, penalty, lambdas)
         if spec.name in names:
             _fail(f"{where}: name {spec.name!r} is used twice; trainer names must be unique")
