@@ -13,6 +13,7 @@ import argparse
 import contextlib
 import difflib
 import math
+import os
 import re
 import signal
 import sys
@@ -240,7 +241,8 @@ def _cmd_train(args) -> int:
     }, source="train")
     run = next(expand_runs(spec))
     ds, model, objective = build_problem(run)
-    rec = run_one(run)
+    with _progress_bar(args.trainer, spec.trainers[0].settings) as tick:
+        rec = run_one(run, callback=tick)
     if rec["lam_as"] == "penalty":
         lam_row = ("penalty", f"{rec['penalty']} λ={rec['lam']:g}")
     else:
@@ -272,6 +274,27 @@ def _cmd_train(args) -> int:
     for k, v in rows:
         print(f"{k:<{width}}  {_fmt(v)}")
     return 0
+
+
+#: The setting that bounds each trainer's iterations (CMA-ES counts evaluations, not generations).
+BUDGET_SETTING = {"backprop": "epochs", "swarm": "iterations", "lbfgs": "max_iter"}
+
+
+@contextlib.contextmanager
+def _progress_bar(kind: str, settings: dict):
+    """A callback that advances a bar on stderr, shown once a fit has run a second (and only on a terminal)."""
+    from tqdm.auto import tqdm
+
+    from .sweep.runs import TRAINER_KINDS
+
+    budget = {**TRAINER_KINDS[kind].defaults(), **settings}.get(BUDGET_SETTING.get(kind))
+    unit = {"backprop": "epoch", "lbfgs": "iteration", "swarm": "iteration"}.get(kind, "generation")
+    with tqdm(total=budget, delay=1.0, unit=unit, desc=kind, leave=False, file=sys.stderr,
+              disable=not sys.stderr.isatty()) as bar:
+        def tick(info):
+            bar.update(1)
+
+        yield tick
 
 
 def _cmd_datasets(args) -> int:
@@ -416,6 +439,10 @@ def main(argv=None) -> int:
             limit_process()  # small products run on one thread (SWARMREG_THREADS to change it)
             return {"sweep": _cmd_sweep, "train": _cmd_train, "datasets": _cmd_datasets,
                     "report": _cmd_report}[args.command](args)
+    except BrokenPipeError:  # the reader of stdout went away (`swarmreg train … | head`): stop quietly
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 141
     except (_UsageError, ValueError, OSError) as exc:  # OSError: a file or folder the user named
         print(f"swarmreg: error: {exc}".replace("\n", " "), file=sys.stderr)
         return 2

@@ -352,3 +352,23 @@ def test_report_keeps_the_committed_figures_unless_asked(tmp_path, monkeypatch, 
         assert seen["out"].is_dir() and not any(seen["out"].iterdir())
         assert tmp_path not in seen["out"].parents
     assert f"wrote {seen['out'] / 'REPORT.md'}" in capsys.readouterr().out
+
+
+def test_train_shows_a_progress_bar_on_a_terminal_after_a_second(monkeypatch):
+    import io
+    import time
+
+    from swarmreg import cli as cli_module
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    for seconds, shown in ((0.0, False), (1.1, True)):
+        term = Terminal()
+        monkeypatch.setattr(sys, "stderr", term)
+        with cli_module._progress_bar("swarm", {"iterations": 7}) as tick:
+            time.sleep(seconds)
+            for _ in range(7):
+                tick({})
+        assert ("swarm:" in term.getvalue() and "/7 " in term.getvalue()) == shown

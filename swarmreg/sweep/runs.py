@@ -181,16 +181,16 @@ def _split_scores(model: MLP, theta, X, y, loss: str, task: str, target_scale: f
     return out
 
 
-def run_one(run: dict) -> dict:
+def run_one(run: dict, callback=None) -> dict:
     """Train one run and return its record (plain JSON data, the fields of :data:`swarmreg.records.FIELDS`;
-    ``spec_hash`` is None: a sweep stamps it)."""
+    ``spec_hash`` is None: a sweep stamps it).  ``callback`` goes to the trainer's ``fit`` (progress)."""
     ds, model, objective = build_problem(run)
     t = run["trainer"]
     trainer = build_trainer(t, run["lam"])
     # a huge λ overflows E = D + R to inf: the record says so (null, "diverged"), not a numpy warning;
     # runs are the sweep's unit of parallel work, so each one keeps to one thread
     with np.errstate(over="ignore", invalid="ignore"), backend.use(threads=1):
-        res = trainer.fit(objective, seed=run_seed(run["id"]))
+        res = trainer.fit(objective, seed=run_seed(run["id"]), callback=callback)
     theta = res.theta
     w = theta[model.weight_mask]
     sq, zeros = weight_stats(theta, model.weight_mask)
