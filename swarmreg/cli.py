@@ -336,10 +336,15 @@ def _cmd_report(args) -> int:
 
 
 def _wrote(path) -> None:
-    """Say where the report went."""
+    """Say where the report went, and its findings."""
     from .report import FIGURES
 
     print(f"swarmreg report: wrote {path} and {len(FIGURES)} figures into {path.parent}")
+    text = path.read_text(encoding="utf-8") if path.is_file() else ""
+    if "## Findings\n" in text:  # its top findings, as the report states them
+        block = text.split("## Findings\n", 1)[1].split("\n## ", 1)[0]
+        for line in block.strip().splitlines():
+            print(line.replace("\\", ""))
 
 
 @contextlib.contextmanager

@@ -172,6 +172,36 @@ def _failures(recs, gaps) -> list[str]:
             "and errors there show where the trainer stopped, not what λ does): " + "; ".join(bits) + "."]
 
 
+def findings(records, best_rows) -> list[str]:
+    """The report's first conclusions, each computed from the records: per data set, which trainer
+    reaches the lowest median test loss at its own validation-chosen λ (and whether it minimizes E
+    there), and how many (trainer, data set) pairs fail to minimize E at the λ they chose."""
+    recs = R.main_records(records)
+    gaps = R.objective_gaps(recs)
+    reference = R.reference_medians(recs)
+    out, failing = [], []
+    for ds in dict.fromkeys(row["dataset"] for row in best_rows):
+        rows = sorted((row for row in best_rows if row["dataset"] == ds), key=lambda row: R.median(row["test_loss"]))
+        first = rows[0]
+        text = (f"On {md(ds)}, {md(first['trainer'])} reaches the lowest median test loss at its validation-chosen "
+                f"λ = {_g(first['lam'])}: {_g(R.median(first['test_loss']))} over {first['n']} seeds")
+        if len(rows) > 1:
+            text += f" (next {md(rows[1]['trainer'])}, {_g(R.median(rows[1]['test_loss']))})"
+        trivial = [t for t in first["trivial_test_loss"] if t is not None]
+        if trivial:
+            text += f"; the trivial predictor's is {_g(R.median(trivial))}"
+        out.append(text + ".")
+        for row in rows:
+            if row["kind"] != R.REFERENCE_KIND and row["lam"] in R.failing_lambdas(recs, gaps, reference,
+                                                                                   row["trainer"], ds):
+                failing.append(f"{md(row['trainer'])} on {md(ds)}")
+    if best_rows:
+        out.append(f"{len(failing)} (trainer, data set) pairs fail to minimize E at the λ they chose"
+                   + (f": {', '.join(failing)} — their test errors there are those of where they stopped"
+                      if failing else "") + " (§3).")
+    return out
+
+
 def _sentences_variants(records, best_rows) -> list[str]:
     recs = R.variant_records(records)
     gaps = R.objective_gaps(recs)
@@ -604,6 +634,9 @@ def write_report_md(records, sources=(), seconds: float | None = None, resumed: 
     ]
     if notes:
         lines += [" ".join(md(n) for n in notes), ""]
+    top = findings(records, best_rows)
+    if top:
+        lines += ["## Findings", "", *[f"- {f}" for f in top], ""]
     if mixed:
         lines += ["Records of different versions of one sweep's spec are drawn together: " +
                   "; ".join(f"{md(name)} holds {n}" for name, n in mixed.items()) + ".", ""]

@@ -230,7 +230,13 @@ def check_report_of(recs):
         fig.savefig(io.BytesIO(), dpi=20, format="png")  # ticks and text are laid out here
     text = report.write_report_md(recs, ["a|b", "**c**"])
     assert "<script>" not in text
-    for line in text.splitlines():  # only the report's own headings start a block
+    section = ""
+    for line in text.splitlines():  # only the report's own headings (and its findings' list) start a block
+        if line.startswith("## "):
+            section = line
+        if section == "## Findings" and line.startswith("- "):
+            line = line[2:]  # a finding: its own text must not start another block
+            assert line.startswith(("On ", *"0123456789")), line
         if not line.startswith(("#", "|", "![")):
             assert not re.match(r"( {4}| {0,3}([#>+*\-=]|\d+[.)])( |$))", line), line
     lines = text.splitlines()
