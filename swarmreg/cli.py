@@ -135,7 +135,8 @@ def _build_parser() -> argparse.ArgumentParser:
                    help="the penalty R (default: l2)")
     t.add_argument("--w0", type=float, default=None, help="the scale of --penalty weight_elimination (default 1)")
     t.add_argument("--lam", type=float, default=0.0,
-                   help="λ: the penalty's strength (canonical convention), or what --set lam_as=… says it is")
+                   help="λ: the penalty's strength (canonical convention), or what --set lam_as=… says it is "
+                        "(default: 0)")
     t.add_argument("--seed", type=int, default=0,
                    help="the seed of the data split and of the trainer: the same seed, the same numbers (default: 0)")
     t.add_argument("--hidden", type=int, nargs="*", default=None,
