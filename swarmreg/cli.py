@@ -202,25 +202,27 @@ STATUS_WORDS = {"max_iter": "finished (its iteration budget used up)", "converge
                 "diverged": "diverged (no finite E was ever seen)"}
 
 
+def _builtin_spec(name: str) -> dict:
+    """A built-in report spec as TOML data (read directly: the report module loads matplotlib)."""
+    from importlib import resources
+
+    return tomllib.loads((resources.files("swarmreg") / "specs" / name).read_text())
+
+
 def _report_settings(kind: str) -> dict:
     """The settings the report's built-in sweeps give a trainer kind (the first trainer of that kind in
     report-l2, else in report-swarm): `swarmreg train` starts from them, so that its trainers get the
     budgets the report compares them at."""
-    from importlib import resources
-
     for name in ("report-l2.toml", "report-swarm.toml"):
-        raw = tomllib.loads((resources.files("swarmreg") / "specs" / name).read_text())
-        for t in raw["trainers"]:
+        for t in _builtin_spec(name)["trainers"]:
             if t["kind"] == kind:
                 return {k: v for k, v in t.items() if k not in ("name", "kind", "lam_as")}
     return {}
 
 
 def _report_hidden() -> list:
-    from importlib import resources
-
-    raw = tomllib.loads((resources.files("swarmreg") / "specs" / "report-l2.toml").read_text())
-    return list(raw["model"]["hidden"])
+    """The report's hidden widths, `swarmreg train`'s default."""
+    return list(_builtin_spec("report-l2.toml")["model"]["hidden"])
 
 
 def _cmd_train(args) -> int:
