@@ -799,7 +799,7 @@ class Config:
         self.backprop_reps = 1 if quick else 5
         self.sweep = {"seeds": 4, "lambdas": "[0.0, 0.0001, 0.001, 0.01, 0.1, 1.0]", "iterations": 3000,
                       "epochs": 1000}
-        self.sweep_reps = 2
+        self.sweep_reps = 3
         self.particles_grid = [10, 30, 100] if quick else [10, 20, 50, 100, 200, 500, 1000]
         self.samples_grid = [100, 1000, 3000] if quick else [100, 300, 1000, 3000, 10000, 30000, 100000]
         self.growth_budget = 0.05 if quick else 0.4
