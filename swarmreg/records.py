@@ -13,7 +13,7 @@ a penalty strength λ and which a convention (:func:`main_records`,
 (:func:`summarize`), the best λ chosen on validation error only
 (:func:`best_lambda`, :func:`best_lambda_rows`), the gap to the L-BFGS
 reference on the same problem (:func:`objective_gaps`), and paired
-Wilcoxon tests (:func:`wilcoxon_rows`).
+comparisons of the trainers across seeds (:func:`comparisons`, with :mod:`swarmreg.stats`).
 """
 
 from __future__ import annotations
@@ -31,12 +31,12 @@ from .result import STATUSES
 
 __all__ = ["FIELDS", "FIELD_NAMES", "SPLITS", "SPLIT_SCORES", "Field", "new_record", "problem", "with_defaults",
            "REFERENCE_KIND", "PENALTY", "finished", "convention_sweeps", "main_records", "trainer_names",
-           "kind_of", "summarize", "best_lambda", "objective_gaps", "best_lambda_rows", "wilcoxon_rows",
+           "kind_of", "summarize", "best_lambda", "objective_gaps", "best_lambda_rows", "comparisons", "paired_test_loss",
            "transition_lambda", "quartiles", "median_curve", "median_curve_on_log_grid", "median", "middle_lambda",
            "decay_envelope", "datasets", "fit_curves", "convention_records", "convention_crossings",
            "box_edge_fractions", "TASKS", "GRADIENT_FREE", "VARIANT_SWEEP", "ADAPTIVE_SWEEP", "adaptive_records",
            "optimizer_of", "effective_lambda_rows", "ON_DIAGONAL_FACTOR", "GAP_SHARE", "GAP_FLOOR",
-           "variant_records", "gap_allowed", "failing_lambdas", "judged_lambdas", "reference_medians", "diversity_curves", "EFFECTIVE_WEIGHT", "SATURATED_TANH", "SATURATED_SIGMOID"]
+           "variant_records", "gap_allowed", "reference_failures", "BEATEN", "failing_lambdas", "judged_lambdas", "reference_medians", "diversity_curves", "EFFECTIVE_WEIGHT", "SATURATED_TANH", "SATURATED_SIGMOID"]
 
 TASKS = ("classification", "regression")
 SPLITS = ("train", "val", "test")
@@ -47,6 +47,9 @@ GRADIENT_FREE = ("swarm", "cmaes")
 #: The built-in sweep of swarm variants: drawn in its own figure, kept out of the others.
 VARIANT_SWEEP = "report-swarm"
 VARIANT_SWEEPS = (VARIANT_SWEEP, VARIANT_SWEEP + "-quick")  # and its quick version (see swarmreg.report)
+#: The built-in sweep of λ conventions: drawn in the convention figure only.
+CONVENTION_SWEEP = "report-conventions"
+CONVENTION_SWEEPS = (CONVENTION_SWEEP, CONVENTION_SWEEP + "-quick")
 #: The built-in sweep of SGD, Adam and AdamW under L2: drawn in its own figure, kept out of the others.
 ADAPTIVE_SWEEP = "report-adaptive"
 ADAPTIVE_SWEEPS = (ADAPTIVE_SWEEP, ADAPTIVE_SWEEP + "-quick")
@@ -55,6 +58,8 @@ ON_DIAGONAL_FACTOR = 1.1
 #: A trainer minimizes E when its median E is within max(GAP_SHARE · E_ref, GAP_FLOOR) of the reference's.
 GAP_SHARE = 0.05
 GAP_FLOOR = 0.01
+#: A trainer beats the reference when its E is lower by more than this, relative to max(1, |E|).
+BEATEN = 1e-6
 #: The ``lam_as`` of records whose λ is the canonical penalty strength.
 PENALTY = "penalty"
 
@@ -302,9 +307,12 @@ def convention_sweeps(records) -> set:
 
 
 def main_records(records, penalty: str = "l2") -> list[dict]:
-    """Records whose λ is a penalty strength of the given kind, outside the convention sweeps
-    and the swarm-variant sweep (:func:`variant_records`)."""
-    skip = convention_sweeps(records) | set(VARIANT_SWEEPS) | set(ADAPTIVE_SWEEPS)
+    """Records whose λ is a penalty strength of the given kind, outside the built-in sweeps drawn in
+    figures of their own (conventions, swarm variants, adaptive optimizers).
+
+    In any other sweep a trainer whose λ means something else (a decay fraction, say) is left out
+    here and drawn by the convention figure, and the sweep's other trainers stay in."""
+    skip = set(CONVENTION_SWEEPS) | set(VARIANT_SWEEPS) | set(ADAPTIVE_SWEEPS)
     return [r for r in records if r["penalty"] == penalty and r["lam_as"] == PENALTY and r["sweep"] not in skip]
 
 
@@ -382,7 +390,7 @@ def judged_lambdas(records, reference: dict, trainer: str, dataset: str) -> list
 def failing_lambdas(records, gaps, reference: dict, trainer: str, dataset: str) -> list[float]:
     """The λ (of :func:`judged_lambdas`) at which a trainer fails to minimize E: its
     median objective gap over seeds exceeds :func:`gap_allowed` of the reference's
-    median E there, or none of its runs finished.
+    median E there, or none of its runs finished.  Never any λ for the reference itself.
 
     Parameters
     ----------
@@ -390,6 +398,8 @@ def failing_lambdas(records, gaps, reference: dict, trainer: str, dataset: str) 
     gaps : records with "gap" (see :func:`objective_gaps`)
     reference : {(dataset, λ): median E of the reference} (:func:`reference_medians`)
     """
+    if any(r["trainer"] == trainer and r["kind"] == REFERENCE_KIND for r in records):
+        return []  # the reference is what the others are judged against (see reference_failures)
     mine = [r for r in gaps if r["trainer"] == trainer and r["dataset"] == dataset]
     xs, med, _, _ = summarize(mine, "gap")
     gap = {float(x): m for x, m in zip(xs, med)}
@@ -404,6 +414,40 @@ def reference_medians(records) -> dict:
         if r["kind"] == REFERENCE_KIND and finished(r):
             groups[r["dataset"], r["lam"]].append(r["value"])
     return {k: median(v) for k, v in groups.items()}
+
+
+def reference_failures(records) -> list[dict]:
+    """Where the L-BFGS reference itself falls short, per data set: runs that stopped at their
+    iteration limit, and problems (λ, seed) on which another trainer reached a lower E by more
+    than :data:`BEATEN` relative — there the reference is not the optimum it stands for.
+
+    Returns
+    -------
+    list of dict
+        ``dataset``, ``runs`` (reference runs), ``limit`` ({λ: runs at the iteration limit}),
+        ``problems`` (reference runs another trainer also ran), ``beaten`` ({trainer: problems it beat
+        the reference on}), ``beaten_problems`` (problems beaten by anyone) and ``worst`` (the
+        record with the most negative gap, or None).
+    """
+    gaps = objective_gaps(records)
+    ref = [r for r in records if r["kind"] == REFERENCE_KIND and finished(r)]
+    out = []
+    for ds in datasets(ref):
+        mine = [r for r in ref if r["dataset"] == ds]
+        limit = defaultdict(int)
+        for r in mine:
+            if r["status"] == "max_iter":
+                limit[r["lam"]] += 1
+        others = [g for g in gaps if g["dataset"] == ds]
+        beaten = [g for g in others if g["gap"] < -BEATEN * max(1.0, abs(g["value"] - g["gap"]))]
+        by = defaultdict(int)
+        for g in beaten:
+            by[g["trainer"]] += 1
+        out.append({"dataset": ds, "runs": len(mine), "limit": dict(sorted(limit.items())),
+                    "problems": len({(g["lam"], g["seed"]) for g in others}), "beaten": dict(by),
+                    "beaten_problems": len({(g["lam"], g["seed"]) for g in beaten}),
+                    "worst": min(beaten, key=lambda g: g["gap"]) if beaten else None})
+    return out
 
 
 def trainer_names(records) -> list[str]:
@@ -561,42 +605,37 @@ def best_lambda_rows(records) -> list[dict]:
                 "test_loss": [r["test_loss"] for r in at], "score": [r[score] for r in at],
                 "trivial_test_loss": [r.get("trivial_test_loss") for r in at],
                 "gap": [gaps.get(r["id"]) for r in at], "seconds": [r["seconds"] for r in at],
-                "forward": [r["forward_samples"] for r in at], "n": len(at),
+                "forward": [r["forward_samples"] for r in at], "backward": [r["backward_samples"] for r in at],
+                "n": len(at),
                 "diverged": sum(r["status"] == "diverged" for r in drecs if r["trainer"] == name),
             })
     return rows
 
 
-def wilcoxon_rows(records, best_rows) -> list[dict]:
-    """Paired Wilcoxon signed-rank tests (by seed) of test loss: each backprop
-    configuration against each swarm configuration, each at its own best λ."""
-    from scipy.stats import wilcoxon
+def paired_test_loss(records, row) -> dict:
+    """Test loss by seed of one best-λ row's trainer at its λ: {seed: loss} (finite values only)."""
+    return {r["seed"]: r["test_loss"] for r in records
+            if r["dataset"] == row["dataset"] and r["trainer"] == row["trainer"] and r["lam"] == row["lam"]
+            and finished(r) and r["test_loss"] is not None and math.isfinite(r["test_loss"])}
 
-    recs = [r for r in main_records(records) if finished(r)]
+
+def comparisons(records, best_rows) -> list:
+    """Every pair of trainers on every data set, each at its own validation-chosen λ, compared on test
+    loss paired by seed (:func:`swarmreg.stats.compare`); the list is one family, Holm-adjusted."""
+    from . import stats
+
+    recs = main_records(records)
     out = []
     for ds in dict.fromkeys(r["dataset"] for r in best_rows):
         rows = [r for r in best_rows if r["dataset"] == ds]
-        for a in (r for r in rows if r["kind"] == "backprop"):
-            for b in (r for r in rows if r["kind"] == "swarm"):
-                pick = {}
-                for row in (a, b):
-                    pick[row["trainer"]] = {r["seed"]: r["test_loss"] for r in recs if r["dataset"] == ds
-                                            and r["trainer"] == row["trainer"] and r["lam"] == row["lam"]
-                                            and r["test_loss"] is not None}
-                seeds = sorted(set(pick[a["trainer"]]) & set(pick[b["trainer"]]))
-                x = np.array([pick[a["trainer"]][s] for s in seeds])
-                y = np.array([pick[b["trainer"]][s] for s in seeds])
-                with np.errstate(over="ignore", invalid="ignore"):
-                    d = x - y
-                p = stat = None
-                if len(seeds) >= 2 and np.all(np.isfinite(d)) and np.any(d != 0):
-                    res = wilcoxon(x, y)
-                    stat, p = float(res.statistic), float(res.pvalue)
-                finite = d[np.isfinite(d)]
-                out.append({"dataset": ds, "a": a["trainer"], "b": b["trainer"], "n": len(seeds),
-                            "median_diff": median(finite),
-                            "stat": stat, "p": p})
-    return out
+        for i, a in enumerate(rows):
+            for b in rows[i + 1:]:
+                x, y = paired_test_loss(recs, a), paired_test_loss(recs, b)
+                seeds = sorted(set(x) & set(y))
+                if len(seeds) >= 2:
+                    out.append(stats.compare(ds, a["trainer"], b["trainer"], a["lam"], b["lam"],
+                                             [x[s] for s in seeds], [y[s] for s in seeds]))
+    return stats.adjust(out)
 
 
 def transition_lambda(xs, med, level):

@@ -73,26 +73,35 @@ def test_report_tables_hold_the_records_numbers(quick):
     assert checked >= 4
 
 
-def test_wilcoxon_rows_match_scipy_on_the_paired_seeds(quick):
-    root, _ = quick
+def test_paired_comparisons_match_scipy_on_the_paired_seeds(quick):
+    root, path = quick
     recs = _records(root)
     best = R.best_lambda_rows(recs)
-    rows = R.wilcoxon_rows(recs, best)
-    assert rows
+    family = R.comparisons(recs, best)
+    assert family
     main = R.main_records(recs)
-    for w in rows:
-        lam_a = next(b["lam"] for b in best if b["dataset"] == w["dataset"] and b["trainer"] == w["a"])
-        lam_b = next(b["lam"] for b in best if b["dataset"] == w["dataset"] and b["trainer"] == w["b"])
-        a = {r["seed"]: r["test_loss"] for r in main if r["dataset"] == w["dataset"] and r["trainer"] == w["a"]
+    ps = []
+    for c in family:
+        lam_a = next(b["lam"] for b in best if b["dataset"] == c.dataset and b["trainer"] == c.a)
+        lam_b = next(b["lam"] for b in best if b["dataset"] == c.dataset and b["trainer"] == c.b)
+        assert (c.lam_a, c.lam_b) == (lam_a, lam_b)
+        a = {r["seed"]: r["test_loss"] for r in main if r["dataset"] == c.dataset and r["trainer"] == c.a
              and r["lam"] == lam_a}
-        b = {r["seed"]: r["test_loss"] for r in main if r["dataset"] == w["dataset"] and r["trainer"] == w["b"]
+        b = {r["seed"]: r["test_loss"] for r in main if r["dataset"] == c.dataset and r["trainer"] == c.b
              and r["lam"] == lam_b}
         seeds = sorted(set(a) & set(b))
-        assert w["n"] == len(seeds)
+        assert c.n == len(seeds)
         x, y = np.array([a[s] for s in seeds]), np.array([b[s] for s in seeds])
-        assert w["median_diff"] == pytest.approx(float(np.median(x - y)))
-        if w["p"] is not None:
-            assert w["p"] == pytest.approx(wilcoxon(x, y).pvalue)
+        assert c.difference == pytest.approx(float(np.median(x - y)))
+        d = x - y
+        if np.all(d != 0) and len(np.unique(np.abs(d))) == len(d):
+            assert c.p == pytest.approx(wilcoxon(x, y, method="exact").pvalue)
+        ps.append(c.p)
+    # one family, Holm-adjusted: the smallest p times the family's size
+    k = len(ps)
+    assert min(c.adjusted for c in family) == pytest.approx(min(1.0, k * min(ps)))
+    text = path.read_text()
+    assert f"family of these {k} comparisons" in text
 
 
 def test_report_sentences_are_computed_not_written(quick):
@@ -236,7 +245,8 @@ def check_report_of(recs):
             section = line
         if section == "## Findings" and line.startswith("- "):
             line = line[2:]  # a finding: its own text must not start another block
-            assert line.startswith(("On ", *"0123456789")), line
+            # every finding opens with the report's own words, never a user's name
+            assert line.startswith(("Lowest ", "Cost ", "The ", "Under L1", "Rakitianskaia ", *"0123456789")), line
         if not line.startswith(("#", "|", "![")):
             assert not re.match(r"( {4}| {0,3}([#>+*\-=]|\d+[.)])( |$))", line), line
     lines = text.splitlines()
