@@ -40,8 +40,10 @@ LANE = 16
 #: A first layer with at least this many inputs is computed for a block of particles by one matrix
 #: product (BLAS, through numba's np.dot): about twice the rate of the loops of :func:`_layer`.
 GEMM_FAN_IN = 4
-#: Floats of one block's first-layer output (particles × units × chunk samples): 4 MB in float64.
-GEMM_BLOCK = 1 << 19
+#: Floats of one block's first-layer output (particles × units × chunk samples): 1 MB in float64, so
+#: that the block stays in a core's cache while the later layers read it (measured on iris with 1,000
+#: particles: 12 % faster than 4 MB blocks in both precisions, no slower on a 30-16-2 network).
+GEMM_BLOCK = 1 << 17
 
 
 def pad_columns(XT: np.ndarray) -> np.ndarray:
