@@ -1,5 +1,6 @@
 """What a trained network looks like: its effective size, how saturated its
-hidden units are, and the trivial predictor it has to beat.
+hidden units are, the trivial predictor it has to beat, and how rough the
+function it fits is.
 
 Rakitianskaia & Engelbrecht ("Weight regularisation in particle swarm
 optimisation neural network training", IEEE SIS 2014) compare swarms under a
@@ -17,7 +18,7 @@ import numpy as np
 from .model import MLP
 from .records import EFFECTIVE_WEIGHT, SATURATED_SIGMOID, SATURATED_TANH
 
-__all__ = ["effective_weights", "saturation", "trivial_theta"]
+__all__ = ["effective_weights", "saturation", "trivial_theta", "roughness"]
 
 
 def effective_weights(theta: np.ndarray, weight_mask: np.ndarray, threshold: float = EFFECTIVE_WEIGHT) -> int:
@@ -97,3 +98,63 @@ def trivial_theta(model: MLP, y: np.ndarray, loss: str) -> np.ndarray:
             bias = mean
     theta[last.w_stop:last.b_stop] = bias
     return theta
+
+
+def roughness(x, y) -> float:
+    """The roughness ∫ f''(x)² dx of a curve f sampled on a sorted grid.
+
+    f'' is the three-point finite difference of the (possibly uneven) grid at
+    every inner point, extended linearly to the two end points; its square is
+    integrated by the trapezoidal rule over [x[0], x[-1]].  Exact for a
+    quadratic (a·x² on [0, L] gives 4a²L) and 0 for a straight line; for a
+    smooth f on an even grid the error shrinks with the square of the spacing.  In the units
+    of y² / x³.
+
+    Parameters
+    ----------
+    x : array_like, shape (n,)
+        The grid, strictly increasing, n >= 3.
+    y : array_like, shape (n,)
+        f at the grid points.
+
+    Returns
+    -------
+    float
+        May be inf when the squared second differences overflow.
+
+    Raises
+    ------
+    ValueError
+        Naming the argument: not one-dimensional, fewer than 3 points, shapes
+        that differ, a non-finite value, or an x that is not strictly increasing.
+    """
+    x, y = _curve_array("x", x), _curve_array("y", y)
+    if y.shape != x.shape:
+        raise ValueError(f"y must have the shape of x {x.shape}, got {y.shape}")
+    h = np.diff(x)
+    if not np.all(h > 0):
+        raise ValueError("x must be strictly increasing (sorted, no repeated value)")
+    slope = np.diff(y) / h
+    inner = 2.0 * np.diff(slope) / (h[:-1] + h[1:])  # f'' at x[1:-1]
+    # the ends have no three-point difference: the line through their two neighbours
+    if inner.size == 1:
+        second = np.full(x.shape, inner[0])
+    else:
+        first = inner[0] + (inner[1] - inner[0]) * (x[0] - x[1]) / (x[2] - x[1])
+        last = inner[-1] + (inner[-1] - inner[-2]) * (x[-1] - x[-2]) / (x[-2] - x[-3])
+        second = np.concatenate(([first], inner, [last]))
+    sq = second * second
+    return float(np.sum((sq[1:] + sq[:-1]) * h) / 2)
+
+
+def _curve_array(name: str, values) -> np.ndarray:
+    """``values`` as a finite 1-D float array of at least 3 points, else a ValueError naming ``name``."""
+    try:
+        a = np.asarray(values, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be an array of numbers") from None
+    if a.ndim != 1 or a.size < 3:
+        raise ValueError(f"{name} must be one-dimensional with at least 3 points, got shape {a.shape}")
+    if not np.all(np.isfinite(a)):
+        raise ValueError(f"{name} holds NaN/inf values")
+    return a

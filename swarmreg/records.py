@@ -708,8 +708,8 @@ def fit_curves(records, trainer: str, dataset: str, seed: int, points: int = 300
     grid = np.linspace(ds.raw_X_train.min(), ds.raw_X_train.max(), points)
     lams = sorted({r["lam"] for r in rs})
     best = best_lambda(records, trainer, dataset)
-    chosen = [(lams[0], "λ = 0" if lams[0] == 0 else f"λ = {lams[0]:g}"),
-              (best, f"best λ = {best:g}" if best is not None else ""), (lams[-1], f"large λ = {lams[-1]:g}")]
+    chosen = [(lams[0], f"λ = {lams[0]:.3g}"), (best, f"best λ = {best:.3g}" if best is not None else ""),
+              (lams[-1], f"large λ = {lams[-1]:.3g}")]
     curves = []
     for lam, label in chosen:
         r = next((r for r in rs if r["lam"] == lam), None)

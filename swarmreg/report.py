@@ -111,6 +111,26 @@ def _sentences_error(records, best_rows) -> list[str]:
     return out
 
 
+def _sentences_splits(records, best_rows) -> list[str]:
+    """Per data set: each trainer's median training and validation loss at its chosen λ and at the smallest λ."""
+    out = []
+    for ds in dict.fromkeys(row["dataset"] for row in best_rows):
+        drecs = rows_records(records, ds)
+        smallest = min(r["lam"] for r in drecs)
+        bits = []
+        for row in (row for row in best_rows if row["dataset"] == ds):
+            mine = [r for r in drecs if r["trainer"] == row["trainer"] and R.finished(r)]
+
+            def tv(lam):
+                at = [r for r in mine if r["lam"] == lam]
+                return (f"{_g(R.median([r['train_loss'] for r in at]))}/"
+                        f"{_g(R.median([r['val_loss'] for r in at]))}")
+            bits.append(f"{md(row['trainer'])} {tv(smallest)} at λ = {_g(smallest)}, {tv(row['lam'])} at its chosen "
+                        f"λ = {_g(row['lam'])}")
+        out.append(f"On {md(ds)}, median training/validation loss: " + "; ".join(bits) + ".")
+    return out
+
+
 def rows_records(records, dataset: str) -> list[dict]:
     """The L2 records of one data set (what the error figure draws)."""
     return [r for r in R.main_records(records) if r["dataset"] == dataset]
@@ -166,17 +186,17 @@ def _sentences_gap(records, best_rows) -> list[str]:
 def _reference_summary(recs):
     """(runs, runs at the iteration limit with where, problems, problems beaten, by whom, worst) of the reference."""
     rows = R.reference_failures(recs)
-    runs = sum(r["runs"] for r in rows)
-    at_limit = sum(sum(r["limit"].values()) for r in rows)
-    where = [f"{md(r['dataset'])} at λ = " + ", ".join(f"{_g(lam)} ({n})" for lam, n in r["limit"].items())
-             for r in rows if r["limit"]]
-    problems = sum(r["problems"] for r in rows)
-    beaten = sum(r["beaten_problems"] for r in rows)
+    runs = sum(row["runs"] for row in rows)
+    at_limit = sum(sum(row["limit"].values()) for row in rows)
+    where = [f"{md(row['dataset'])} at λ = " + ", ".join(f"{_g(lam)} ({n})" for lam, n in row["limit"].items())
+             for row in rows if row["limit"]]
+    problems = sum(row["problems"] for row in rows)
+    beaten = sum(row["beaten_problems"] for row in rows)
     by = {}
-    for r in rows:
-        for name, n in r["beaten"].items():
+    for row in rows:
+        for name, n in row["beaten"].items():
             by[name] = by.get(name, 0) + n
-    worst = min((r["worst"] for r in rows if r["worst"] is not None), key=lambda g: g["gap"], default=None)
+    worst = min((row["worst"] for row in rows if row["worst"] is not None), key=lambda g: g["gap"], default=None)
     return runs, at_limit, where, problems, beaten, by, worst
 
 
@@ -217,6 +237,12 @@ def _failures(recs, gaps) -> list[str]:
             "and errors there show where the trainer stopped, not what λ does): " + "; ".join(bits) + "."]
 
 
+def _where(file: str) -> str:
+    """A figure's file and its section number in REPORT.md, for a finding to point at."""
+    number = next(i for i, entry in enumerate(FIGURES, 1) if entry.file == file)
+    return f"§{number}, `{file}`"
+
+
 def _work(rows) -> float | None:
     """Median samples through the network (forward + backward passes) of a best-λ row's runs."""
     return R.median([f + b for f, b in zip(rows["forward"], rows["backward"])])
@@ -238,7 +264,7 @@ def _finding_winners(best_rows, family) -> str:
                                  ", so on these seeds no trainer is shown to generalize better than another")
             if family else "no two trainers share seeds to compare")
     return ("Lowest median test loss at each trainer's validation-chosen λ: " + "; ".join(bits) + f". {sure} "
-            "(table \"Paired comparisons\", `lambda_error.png`).")
+            f"(table \"Paired comparisons\", {_where('lambda_error.png')}).")
 
 
 def _finding_cost(best_rows) -> str | None:
@@ -255,7 +281,7 @@ def _finding_cost(best_rows) -> str | None:
     if not bits:
         return None
     return ("Cost of one run at the chosen λ, over the data sets (forward + backward passes of single samples; wall "
-            "seconds on this machine): " + "; ".join(bits) + " (`convergence.png`, table \"Best λ\").")
+            "seconds on this machine): " + "; ".join(bits) + f" ({_where('convergence.png')}, table \"Best λ\").")
 
 
 def _finding_failures(records, best_rows) -> str | None:
@@ -282,7 +308,7 @@ def _finding_failures(records, best_rows) -> str | None:
     if runs:
         text += (f". The reference itself stops at its iteration limit in {at_limit} of {runs} runs and is beaten "
                  f"by another trainer on {beaten} of {problems} problems")
-    return text + " (§3, `lambda_objective_gap.png`)."
+    return text + f" ({_where('lambda_objective_gap.png')})."
 
 
 def _finding_lambdas(records, best_rows) -> str | None:
@@ -332,7 +358,7 @@ def _finding_conventions(records) -> str | None:
             f"configurations reach the same test loss at raw λ spread over a factor {_g(raw)}, and at canonical λ "
             f"over a factor {_g(canonical)}" + (" — translated, they line up" if canonical <= CONVENTION_LINE_UP
                                                  else " — even translated, they do not line up") +
-            " (`convention_shift.png`, §7).")
+            f" ({_where('convention_shift.png')}).")
 
 
 def _finding_l1(records) -> str | None:
@@ -350,7 +376,7 @@ def _finding_l1(records) -> str | None:
         if bits:
             return (f"Under L1 at the validation-chosen λ on {md(ds)}: " + "; ".join(bits) +
                     ". Only exact zeros shrink the network; a weight below 1e-3 still costs a multiply "
-                    "(`l1_sparsity.png`, §4).")
+                    f"({_where('l1_sparsity.png')}).")
     return None
 
 
@@ -366,11 +392,11 @@ def findings(records, best_rows) -> list[str]:
             if f]
     behaviour = [x for x in _sentences_behaviour(records, best_rows) if x.startswith("Rakitianskaia")]
     if behaviour:
-        out.append(behaviour[0].replace(". Here", "; here", 1).rstrip(".") + " (`swarm_behaviour.png`, §10).")
+        out.append(behaviour[0].replace(". Here", "; here", 1).rstrip(".") + f" ({_where('swarm_behaviour.png')}).")
     adaptive = [x for x in _sentences_adaptive(records, best_rows) if x.startswith("The coupled forms")]
     if adaptive:
         out.append(adaptive[0].rstrip(".") + "; AdamW's λ is not the L2 λ of the same number "
-                   "(`adaptive_decay.png`, §11).")
+                   f"({_where('adaptive_decay.png')}).")
     return out
 
 
@@ -465,8 +491,29 @@ def _sentences_sparsity(records, best_rows) -> list[str]:
                    (f" There the network predicts no better than the trivial predictor (median test loss {_g(test)}, "
                     f"trivial {_g(trivial)}): its zeros are an empty network, not a sparse one." if empty else ""))
         if _finding_l1(drecs):
-            out.append(_finding_l1(drecs).split(" (`")[0] + ".")
+            out.append(_finding_l1(drecs).split(" (§")[0] + ".")
     return out
+
+
+def _roughness_text(recs, trainer: str) -> str:
+    """The roughness ∫ f''² dx of the drawn fits (the figure's seed), smallest λ → best → largest."""
+    from .measures import roughness
+
+    if not recs:
+        return ""
+    seed = min(r["seed"] for r in recs)
+    panel = R.fit_curves(recs, trainer, recs[0]["dataset"], seed)
+    if panel is None or len(panel["curves"]) < 2:
+        return ""
+    values = [roughness(panel["grid"], y) for _, y in panel["curves"]]
+    text = (f"; the roughness ∫ f''(x)² dx of its fitted curve on seed {seed} (the figure's) is "
+            + " → ".join(_g(v) for v in values) + " over these λ")
+    if len(values) == 3 and values[0] > 0 and values[1] > 0:
+        ratio = values[0] / values[1]
+        text += (f": at the chosen λ ×{_g(ratio)} smoother than at the smallest" if ratio > 1.1 else
+                 f": at the chosen λ ×{_g(1 / ratio)} rougher than at the smallest" if ratio < 1 / 1.1 else
+                 ": at the chosen λ about as rough as at the smallest (within 10 %)")
+    return text
 
 
 def _sentences_fits(records, best_rows) -> list[str]:
@@ -481,7 +528,8 @@ def _sentences_fits(records, best_rows) -> list[str]:
             return f"{_g(R.median([r['train_loss'] for r in rs]))}/{_g(R.median([r['test_loss'] for r in rs]))}"
 
         out.append(f"{md(row['trainer'])}: train/test loss {tt(at[lams[0]])} at λ = {_g(lams[0])}, "
-                   f"{tt(at[row['lam']])} at the best λ = {_g(row['lam'])}, {tt(at[lams[-1]])} at λ = {_g(lams[-1])}.")
+                   f"{tt(at[row['lam']])} at the best λ = {_g(row['lam'])}, {tt(at[lams[-1]])} at λ = {_g(lams[-1])}"
+                   + _roughness_text(recs, row["trainer"]) + ".")
     return out
 
 
@@ -599,7 +647,9 @@ class FigureEntry:
 
 
 FIGURES = (
-    FigureEntry("lambda_error.png", "Error against λ", plots.plot_lambda_error, _sentences_error),
+    FigureEntry("lambda_error.png", "Test error against λ", plots.plot_lambda_error, _sentences_error),
+    FigureEntry("lambda_error_splits.png", "Training and validation error against λ (supplementary)",
+                plots.plot_lambda_error_splits, _sentences_splits),
     FigureEntry("lambda_weight_norm.png", "Weight norm against λ", plots.plot_weight_norm, _sentences_norm),
     FigureEntry("lambda_objective_gap.png", "Objective gap to the reference", plots.plot_objective_gap,
                 _sentences_gap),
