@@ -129,7 +129,9 @@ def _expm1_64(t):
 
 @njit(inline="always", **JIT)
 def _tanh64(x):
-    em = _expm1_64(-2.0 * min(abs(x), 20.0))
+    # −2|x| lies in [−40, 0], inside expm1's range: its clamp is skipped
+    q, s = _expm1_parts64(-2.0 * min(abs(x), 20.0))
+    em = s * q + (s - 1.0)
     return math.copysign(-em / (2.0 + em), x)
 
 
@@ -208,7 +210,9 @@ def _expm1_32(t):
 
 @njit(inline="always", **JIT)
 def _tanh32(x):
-    em = _expm1_32(-TWO32 * min(abs(x), F32(9.0)))
+    # −2|x| lies in [−18, 0], inside expm1's range: its clamp is skipped
+    q, s = _expm1_parts32(-TWO32 * min(abs(x), F32(9.0)))
+    em = s * q + (s - ONE32)
     return math.copysign(-em / (TWO32 + em), x)
 
 
