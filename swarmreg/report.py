@@ -395,8 +395,11 @@ def findings(records, best_rows) -> list[str]:
         out.append(behaviour[0].replace(". Here", "; here", 1).rstrip(".") + f" ({_where('swarm_behaviour.png')}).")
     adaptive = [x for x in _sentences_adaptive(records, best_rows) if x.startswith("The coupled forms")]
     if adaptive:
-        out.append(adaptive[0].rstrip(".") + "; AdamW's λ is not the L2 λ of the same number "
-                   f"({_where('adaptive_decay.png')}).")
+        rows = R.effective_lambda_rows([r for r in R.adaptive_records(records) if R.finished(r)])
+        adamw = [x for x in rows if x["decay"] == "decoupled" and x["optimizer"] == "adam"]
+        off = not any(x["on_diagonal"] for x in adamw)
+        out.append(adaptive[0].rstrip(".") + ("; so AdamW's λ is not the L2 strength of the same number"
+                                              if off else "") + f" ({_where('adaptive_decay.png')}).")
     return out
 
 

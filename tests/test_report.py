@@ -116,6 +116,29 @@ def test_report_sentences_are_computed_not_written(quick):
     assert text.splitlines()[2].startswith(f"{n} runs")
 
 
+def test_fits_roughness_in_the_report_is_that_of_the_drawn_curves(quick):
+    from swarmreg.measures import roughness
+
+    root, path = quick
+    text = path.read_text()
+    recs = [r for r in R.main_records(_records(root)) if r["dataset"] == "sine" and R.finished(r)]
+    assert recs, "the quick report has no sine records"
+    seed = min(r["seed"] for r in recs)
+    checked = 0
+    for name in {r["trainer"] for r in recs}:
+        panel = R.fit_curves(recs, name, "sine", seed)
+        values = [roughness(panel["grid"], y) for _, y in panel["curves"]]
+        # the integral by hand: trapezoid of the squared second differences on the even grid
+        x, y = panel["grid"], panel["curves"][0][1]
+        h = x[1] - x[0]
+        inner = (y[2:] - 2 * y[1:-1] + y[:-2]) / h ** 2
+        assert values[0] == pytest.approx(np.trapezoid(inner ** 2, x[1:-1]), rel=0.05, abs=1e-9)
+        assert f"{name}: train/test loss" in text
+        assert "fitted curve on seed" in text and " → ".join(f"{v:.3g}" for v in values) in text
+        checked += 1
+    assert checked >= 2
+
+
 def test_report_from_existing_results_redraws_the_same_tables(quick, tmp_path):
     root, path = quick
     again = report.make_report(results=root / "work", out=tmp_path / "figs", progress=False)
