@@ -387,18 +387,16 @@ class RegularizedError:
     def _compiled(self, thetas: np.ndarray, penalty: bool) -> np.ndarray:
         """E (or D) of a checked stack by the fused kernel (:mod:`swarmreg.kernels.forward`);
         a row with a non-finite parameter gets NaN, one with a huge parameter the numpy value."""
-        from .kernels.forward import batch_values
-
         if self._kernel_args is None:
-            from .kernels.forward import GEMM_BLOCK, HIDDEN_CODES, LOSS_CODES, OUTPUT_CODES, pad_columns
+            from .kernels.forward import GEMM_BLOCK, HIDDEN_CODES, LOSS_CODES, OUTPUT_CODES, batch_values, pad_columns
 
             m = self.model
             layout = np.array([[l.w_start, l.w_stop, l.b_stop, l.fan_in, l.fan_out] for l in m.layers], np.int64)
             slices = np.array([[s.start, s.stop] for s in self.penalty_slices], np.int64).reshape(-1, 2)
             self._kernel_args = (pad_columns(self._XT1), layout, HIDDEN_CODES[m.hidden], OUTPUT_CODES[m.output],
                                  LOSS_CODES[self.loss], float(self.n_samples * self._per_sample_norm()), slices,
-                                 min(GEMM_BLOCK, self.max_memory // (2 * self.dtype.itemsize)))
-        XT, layout, hidden, output, loss, norm, slices, budget = self._kernel_args
+                                 min(GEMM_BLOCK, self.max_memory // (2 * self.dtype.itemsize)), batch_values)
+        XT, layout, hidden, output, loss, norm, slices, budget, batch_values = self._kernel_args
         pen = self.penalty if penalty else None
         kind, a, b = ((0, 0.0, 1.0) if pen is None else (2, pen.lam, pen.w0) if isinstance(pen, WeightElimination)
                       else (1, pen.l1, pen.l2))

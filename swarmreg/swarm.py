@@ -32,6 +32,7 @@ a :class:`BestTracker`.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -258,11 +259,17 @@ class CompiledMove:
                                              self.key, self.counter))
 
 
+@functools.cache
+def _update_kernels():
+    """:mod:`swarmreg.kernels.update`, imported once (numba is optional: not at module load)."""
+    from .kernels import update
+
+    return update
+
+
 def compiled_tell(state: SwarmState, values: np.ndarray) -> None:
     """:func:`tell` by the compiled kernel (the same bests, in one pass)."""
-    from .kernels.update import tell as kernel
-
-    kernel(np.asarray(values, dtype=float), state.positions, state.personal_best, state.personal_best_value,
+    _update_kernels().tell(np.asarray(values, dtype=float), state.positions, state.personal_best, state.personal_best_value,
            state.values)
 
 
@@ -497,9 +504,7 @@ class Diversity:
 
     def __call__(self, state: SwarmState) -> float:
         if self.compiled:
-            from .kernels.update import diversity
-
-            return float(diversity(state.positions, self._sums))
+            return float(_update_kernels().diversity(state.positions, self._sums))
         np.dot(self._weights, state.positions, out=self._centroid)
         np.subtract(state.positions, self._centroid, out=state.scratch)
         np.einsum("ij,ij->i", state.scratch, state.scratch, out=self._distance)
