@@ -93,10 +93,12 @@ def _sentences_error(records, best_rows) -> list[str]:
     out = []
     for ds in dict.fromkeys(row["dataset"] for row in best_rows):
         rows = [row for row in best_rows if row["dataset"] == ds]
-        parts = [f"{md(row['trainer'])} at λ = {_g(row['lam'])} (test loss {_g(R.median(row['test_loss']))})"
-                 for row in rows]
-        best = min(rows, key=lambda row: R.median(row["test_loss"]) if R.median(row["test_loss"]) is not None
-                   else math.inf)
+        grid = sorted({r["lam"] for r in rows_records(records, ds)})
+        parts = [f"{md(row['trainer'])} at λ = {_g(row['lam'])}"
+                 + (f" (the grid's {'smallest' if row['lam'] == grid[0] else 'largest'})"
+                    if len(grid) > 1 and row["lam"] in (grid[0], grid[-1]) else "")
+                 + f" (test loss {_g(R.median(row['test_loss']))})" for row in rows]
+        best = min(rows, key=_median_test_loss)
         out.append(f"On {md(ds)}, validation error is lowest for " + "; ".join(parts) +
                    f". The lowest median test loss at the chosen λ is {md(best['trainer'])}'s.")
         trivial = R.median([r.get("trivial_test_loss") for r in rows_records(records, ds)])
@@ -248,11 +250,17 @@ def _work(rows) -> float | None:
     return R.median([f + b for f, b in zip(rows["forward"], rows["backward"])])
 
 
+def _median_test_loss(row) -> float:
+    """A best-λ row's median test loss, +inf without one (it sorts last)."""
+    m = R.median(row["test_loss"])
+    return math.inf if m is None else m
+
+
 def _finding_winners(best_rows, family) -> str:
     """Per data set: the lowest median test loss at the chosen λ, the runner-up, and how sure that is."""
     bits = []
     for ds in dict.fromkeys(row["dataset"] for row in best_rows):
-        rows = sorted((row for row in best_rows if row["dataset"] == ds), key=lambda row: R.median(row["test_loss"]))
+        rows = sorted((row for row in best_rows if row["dataset"] == ds), key=_median_test_loss)
         bits.append(f"{md(ds)} {md(rows[0]['trainer'])} {_g(R.median(rows[0]['test_loss']))}"
                     + (f" (next {md(rows[1]['trainer'])} {_g(R.median(rows[1]['test_loss']))})" if len(rows) > 1
                        else ""))
@@ -262,7 +270,7 @@ def _finding_winners(best_rows, family) -> str:
             f"over {n} seeds" + (": " + "; ".join(f"{md(c.lower)} below {md(c.b if c.lower == c.a else c.a)} on "
                                                   f"{md(c.dataset)}" for c in seen) if seen else
                                  ", so on these seeds no trainer is shown to generalize better than another")
-            if family else "no two trainers share seeds to compare")
+            if family else "No two trainers share two seeds to compare")
     return ("Lowest median test loss at each trainer's validation-chosen λ: " + "; ".join(bits) + f". {sure} "
             f"(table \"Paired comparisons\", {_where('lambda_error.png')}).")
 
@@ -941,7 +949,7 @@ def write_report_md(records, sources=(), seconds: float | None = None, resumed: 
               "class prior or mean) on the same splits; the objective gap is E − E(L-BFGS) on the same seed; "
               "cost per run.", ""]
     lines.append(_table(
-        ["data set", "trainer", "best λ", "test loss", "trivial test loss", "test accuracy / RMSE", "objective gap",
+        ["data set", "trainer", "best λ", "test loss", "trivial test loss", "test accuracy / RMSE (target's units)", "objective gap",
          "seconds", "forward samples", "runs", "diverged"],
         [[md(b["dataset"]), md(b["trainer"]), _g(b["lam"]), _med_iqr(b["test_loss"]),
           _g(R.median(b["trivial_test_loss"])), _med_iqr(b["score"]),
