@@ -9,7 +9,7 @@ records only, through the selections and summaries below.
 
 The analysis: which runs finished (:func:`finished`), which records measure
 a penalty strength λ and which a convention (:func:`main_records`,
-:func:`convention_sweeps`), medians and quartiles over seeds by λ
+:func:`convention_records`), medians and quartiles over seeds by λ
 (:func:`summarize`), the best λ chosen on validation error only
 (:func:`best_lambda`, :func:`best_lambda_rows`), the gap to the L-BFGS
 reference on the same problem (:func:`objective_gaps`), and paired
@@ -444,8 +444,8 @@ def reference_failures(records) -> list[dict]:
         for g in beaten:
             by[g["trainer"]] += 1
         out.append({"dataset": ds, "runs": len(mine), "limit": dict(sorted(limit.items())),
-                    "problems": len({(g["lam"], g["seed"]) for g in others}), "beaten": dict(by),
-                    "beaten_problems": len({(g["lam"], g["seed"]) for g in beaten}),
+                    "problems": len({(g["penalty"], g["lam"], g["seed"]) for g in others}), "beaten": dict(by),
+                    "beaten_problems": len({(g["penalty"], g["lam"], g["seed"]) for g in beaten}),
                     "worst": min(beaten, key=lambda g: g["gap"]) if beaten else None})
     return out
 

@@ -95,9 +95,9 @@ def _sentences_error(records, best_rows) -> list[str]:
         rows = [row for row in best_rows if row["dataset"] == ds]
         grid = sorted({r["lam"] for r in rows_records(records, ds)})
         parts = [f"{md(row['trainer'])} at λ = {_g(row['lam'])}"
-                 + (f" (the grid's {'smallest' if row['lam'] == grid[0] else 'largest'})"
-                    if len(grid) > 1 and row["lam"] in (grid[0], grid[-1]) else "")
-                 + f" (test loss {_g(R.median(row['test_loss']))})" for row in rows]
+                 + f" (test loss {_g(R.median(row['test_loss']))}"
+                 + (f"; the grid's {'smallest' if row['lam'] == grid[0] else 'largest'} λ"
+                    if len(grid) > 1 and row["lam"] in (grid[0], grid[-1]) else "") + ")" for row in rows]
         best = min(rows, key=_median_test_loss)
         out.append(f"On {md(ds)}, validation error is lowest for " + "; ".join(parts) +
                    f". The lowest median test loss at the chosen λ is {md(best['trainer'])}'s.")
@@ -190,7 +190,7 @@ def _reference_summary(recs):
     rows = R.reference_failures(recs)
     runs = sum(row["runs"] for row in rows)
     at_limit = sum(sum(row["limit"].values()) for row in rows)
-    where = [f"{md(row['dataset'])} at λ = " + ", ".join(f"{_g(lam)} ({n})" for lam, n in row["limit"].items())
+    where = [f"{md(row['dataset'])}: " + ", ".join(f"{n} at λ = {_g(lam)}" for lam, n in row["limit"].items())
              for row in rows if row["limit"]]
     problems = sum(row["problems"] for row in rows)
     beaten = sum(row["beaten_problems"] for row in rows)
@@ -208,13 +208,15 @@ def _reference_text(recs) -> list[str]:
     if not runs:
         return []
     text = (f"The reference is L-BFGS from one start; it stopped at its iteration limit in {at_limit} of its {runs} "
-            "runs" + (f" ({'; '.join(where)} runs)" if where else "") + ", and another trainer reached a lower E "
-            f"(by more than {R.BEATEN:g} relative) on {beaten} of the {problems} problems (λ, seed) both ran")
+            "runs" + (f" ({'; '.join(where)})" if where else ""))
+    if problems:
+        text += (f", and another trainer reached a lower E (by more than {R.BEATEN:g} relative) on {beaten} of the "
+                 f"{problems} problems (λ, seed) both ran")
     if beaten:
         text += (" (" + ", ".join(f"{md(name)} on {n}" for name, n in by.items()) + f"; by at most "
                  f"{_g(-worst['gap'])} in E, {md(worst['trainer'])} on {md(worst['dataset'])} at λ = "
-                 f"{_g(worst['lam'])}): there the reference is a local optimum, not the optimum, and gaps below 0 "
-                 "are real")
+                 f"{_g(worst['lam'])}): there the reference is not the optimum it stands for, and gaps below 0 are "
+                 "real")
     return [text + "."]
 
 
@@ -256,23 +258,48 @@ def _median_test_loss(row) -> float:
     return math.inf if m is None else m
 
 
+def _plural(n: int, one: str, many: str) -> str:
+    """``n`` with the word that agrees with it: "1 pair", "4 pairs"."""
+    return f"{n} {one if n == 1 else many}"
+
+
+def _span(values, digits: int = 3, unit: str = "") -> str:
+    """"a–b" of the smallest and largest value, or "a" when they print the same."""
+    low, high = _g(min(values), digits), _g(max(values), digits)
+    return f"{low}{unit}" if low == high else f"{low}{unit}–{high}{unit}"
+
+
+def _seeds_text(family) -> str:
+    ns = sorted({c.n for c in family})
+    return f"{ns[0]} seeds" if len(ns) == 1 else f"{ns[0]} to {ns[-1]} seeds"
+
+
 def _finding_winners(best_rows, family) -> str:
     """Per data set: the lowest median test loss at the chosen λ, the runner-up, and how sure that is."""
     bits = []
     for ds in dict.fromkeys(row["dataset"] for row in best_rows):
         rows = sorted((row for row in best_rows if row["dataset"] == ds), key=_median_test_loss)
+        if not math.isfinite(_median_test_loss(rows[0])):
+            continue
         bits.append(f"{md(ds)} {md(rows[0]['trainer'])} {_g(R.median(rows[0]['test_loss']))}"
-                    + (f" (next {md(rows[1]['trainer'])} {_g(R.median(rows[1]['test_loss']))})" if len(rows) > 1
-                       else ""))
-    seen = [c for c in family if c.lower is not None]
-    n = min((c.n for c in family), default=0)
-    sure = (f"{len(seen)} of the {len(family)} paired differences are detected at Holm-adjusted p <= {S.ALPHA:g} "
-            f"over {n} seeds" + (": " + "; ".join(f"{md(c.lower)} below {md(c.b if c.lower == c.a else c.a)} on "
-                                                  f"{md(c.dataset)}" for c in seen) if seen else
-                                 ", so on these seeds no trainer is shown to generalize better than another")
-            if family else "No two trainers share two seeds to compare")
-    return ("Lowest median test loss at each trainer's validation-chosen λ: " + "; ".join(bits) + f". {sure} "
-            f"(table \"Paired comparisons\", {_where('lambda_error.png')}).")
+                    + (f" (next {md(rows[1]['trainer'])} {_g(R.median(rows[1]['test_loss']))})"
+                       if len(rows) > 1 and math.isfinite(_median_test_loss(rows[1])) else ""))
+    if family:
+        passed = [c for c in family if c.significant]
+        named = [c for c in passed if c.lower is not None]
+        sure = (f"{len(passed)} of the {len(family)} paired differences pass Holm's correction at p <= "
+                f"{S.ALPHA:g} over {_seeds_text(family)}")
+        if named:
+            sure += (" (" + "; ".join(f"{md(c.lower)} below {md(c.b if c.lower == c.a else c.a)} on {md(c.dataset)}"
+                                      for c in named) + ")")
+        if len(named) < len(passed):
+            sure += f"; in {len(passed) - len(named)} the paired and unpaired medians disagree, so no side is named"
+        if not passed:
+            sure += ", so on these seeds no trainer is shown to generalize better than another"
+    else:
+        sure = "No two trainers share two seeds to compare"
+    return ("Lowest median test loss at each trainer's validation-chosen λ: " + ("; ".join(bits) or "none") +
+            f". {sure} (table \"Paired comparisons\", {_where('lambda_error.png')}).")
 
 
 def _finding_cost(best_rows) -> str | None:
@@ -282,10 +309,9 @@ def _finding_cost(best_rows) -> str | None:
     for name in names:
         rows = [row for row in best_rows if row["trainer"] == name]
         work = [w for w in (_work(row) for row in rows) if w is not None]
-        secs = [R.median(row["seconds"]) for row in rows]
-        if work:
-            bits.append(f"{md(name)} {_g(min(work), 2)}–{_g(max(work), 2)} samples through the network and "
-                        f"{_g(min(secs), 2)}–{_g(max(secs), 2)} s")
+        secs = [x for x in (R.median(row["seconds"]) for row in rows) if x is not None]
+        if work and secs:
+            bits.append(f"{md(name)} {_span(work, 2)} samples through the network and {_span(secs, 2, ' s')}")
     if not bits:
         return None
     return ("Cost of one run at the chosen λ, over the data sets (forward + backward passes of single samples; wall "
@@ -293,6 +319,8 @@ def _finding_cost(best_rows) -> str | None:
 
 
 def _finding_failures(records, best_rows) -> str | None:
+    if not best_rows:
+        return None
     recs = R.main_records(records)
     gaps = R.objective_gaps(recs)
     reference = R.reference_medians(recs)
@@ -301,50 +329,59 @@ def _finding_failures(records, best_rows) -> str | None:
         if row["kind"] != R.REFERENCE_KIND and row["lam"] in R.failing_lambdas(recs, gaps, reference,
                                                                                row["trainer"], row["dataset"]):
             failing.append(f"{md(row['trainer'])} on {md(row['dataset'])}")
-        t = R.median(row["trivial_test_loss"])
-        if t is not None and R.median(row["test_loss"]) >= t:
+        t, m = R.median(row["trivial_test_loss"]), R.median(row["test_loss"])
+        if t is not None and m is not None and m >= t:
             trivial.append(f"{md(row['trainer'])} on {md(row['dataset'])}")
-    if not best_rows:
-        return None
-    text = (f"{len(failing)} (trainer, data set) pairs fail to minimize E at the λ they chose (median E above the "
-            f"reference's by more than max({R.GAP_SHARE:.0%}, {R.GAP_FLOOR:g}) of it)"
-            + (f": {', '.join(failing)} — their errors there are those of where they stopped, not of the optimum"
-               if failing else "") +
-            (f"; {len(trivial)} do no better than the trivial predictor: {', '.join(trivial)}" if trivial else
-             "; every trainer beats the trivial predictor at its chosen λ"))
+    if not gaps:
+        text = "Whether the trainers minimize E is not judged: these records have no L-BFGS reference on their problems"
+    else:
+        text = (f"{_plural(len(failing), '(trainer, data set) pair fails', '(trainer, data set) pairs fail')} to "
+                f"minimize E at the λ they chose (median E above the reference's by more than max("
+                f"{100 * R.GAP_SHARE:g} %, {R.GAP_FLOOR:g}) of it)"
+                + (f": {', '.join(failing)} — their errors there are those of where they stopped, not of the optimum"
+                   if failing else ""))
+    text += (f"; {len(trivial)} do no better than the trivial predictor: {', '.join(trivial)}" if trivial else
+             "; every trainer beats the trivial predictor at its chosen λ")
     runs, at_limit, _, problems, beaten, _, _ = _reference_summary(recs)
-    if runs:
+    if runs and problems:
         text += (f". The reference itself stops at its iteration limit in {at_limit} of {runs} runs and is beaten "
                  f"by another trainer on {beaten} of {problems} problems")
     return text + f" ({_where('lambda_objective_gap.png')})."
 
 
 def _finding_lambdas(records, best_rows) -> str | None:
-    """How far apart the trainers' chosen λ are, and which choices sit on the edge of the grid."""
+    """How far apart the trainers' chosen λ are, which trainers no penalty helped, and which choices sit on the
+    grid's largest λ (the best may lie beyond it)."""
     recs = R.main_records(records)
-    spread, edge = [], []
+    agree, factors, mixed, none_helped, edge = 0, [], [], [], []
+    compared = 0
     for ds in dict.fromkeys(row["dataset"] for row in best_rows):
         rows = [row for row in best_rows if row["dataset"] == ds]
         grid = sorted({r["lam"] for r in recs if r["dataset"] == ds})
-        positive = [row["lam"] for row in rows if row["lam"] > 0]
+        lams = [row["lam"] for row in rows]
         if len(rows) >= 2:
-            if len(positive) == len(rows):
-                spread.append((max(positive) / min(positive), ds))
+            compared += 1
+            positive = [x for x in lams if x > 0]
+            if len(set(lams)) == 1:
+                agree += 1
+            elif len(positive) == len(lams):
+                factors.append(max(positive) / min(positive))
             else:
-                spread.append((math.inf, ds))
-        edge += [f"{md(row['trainer'])} on {md(ds)} (λ = {_g(row['lam'])}, the grid's "
-                 f"{'smallest' if row['lam'] == grid[0] else 'largest'})"
-                 for row in rows if len(grid) > 1 and row["lam"] in (grid[0], grid[-1])]
-    if not spread:
+                mixed.append(md(ds))
+        none_helped += [f"{md(row['trainer'])} on {md(ds)}" for row in rows if row["lam"] == 0]
+        edge += [f"{md(row['trainer'])} on {md(ds)} (λ = {_g(row['lam'])})" for row in rows
+                 if len(grid) > 1 and row["lam"] == grid[-1] and row["lam"] > 0]
+    if not compared:
         return None
-    same = sum(f == 1.0 for f, _ in spread)
-    finite = [f for f, _ in spread if math.isfinite(f) and f > 1.0]
-    zero = [md(ds) for f, ds in spread if not math.isfinite(f)]
-    text = (f"The trainers' validation-chosen λ agree on {same} of {len(spread)} data sets"
-            + (f"; where they differ, by a factor {_g(min(finite))} to {_g(max(finite))}" if finite else "")
-            + (f"; on {', '.join(zero)} one trainer chooses λ = 0 and another λ > 0" if zero else ""))
-    text += (f". On the edge of the λ grid (the best may lie beyond it): {', '.join(edge)}" if edge else
-             ". No chosen λ is on the edge of the grid")
+    text = f"The trainers' validation-chosen λ agree on {agree} of {_plural(compared, 'data set', 'data sets')}"
+    if factors:
+        text += f"; where they differ, by a factor {_span(factors)}"
+    if mixed:
+        text += f"; on {', '.join(mixed)} one trainer chooses λ = 0 and another λ > 0"
+    if none_helped:
+        text += f". No penalty helped on validation for {', '.join(none_helped)} (λ = 0 chosen)"
+    text += (f". At the grid's largest λ, so the best may lie beyond it: {', '.join(edge)}" if edge else
+             ". No choice sits at the grid's largest λ")
     return text + " (table \"Best λ\")."
 
 
@@ -354,26 +391,28 @@ def _finding_conventions(records) -> str | None:
     if level is None:
         return None
     names = R.trainer_names(recs)
-    factors = {}
-    for x in ("lam", "canonical_lam"):
-        v = [found[n, x] for n in names if found.get((n, x))]
-        if len(v) >= 2 and math.isfinite(max(v) / min(v)):
-            factors[x] = max(v) / min(v)
-    if len(factors) < 2:
+    raw = [found[n, "lam"] for n in names if found.get((n, "lam")) and found.get((n, "canonical_lam"))]
+    canonical = [found[n, "canonical_lam"] for n in names if found.get((n, "lam")) and found.get((n, "canonical_lam"))]
+    if len(raw) < 2 or not (math.isfinite(max(raw) / min(raw)) and math.isfinite(max(canonical) / min(canonical))):
         return None
-    raw, canonical = factors["lam"], factors["canonical_lam"]
-    return (f"The same raw λ means different things in different codes: on {md(dataset)}, {len(names)} "
-            f"configurations reach the same test loss at raw λ spread over a factor {_g(raw)}, and at canonical λ "
-            f"over a factor {_g(canonical)}" + (" — translated, they line up" if canonical <= CONVENTION_LINE_UP
-                                                 else " — even translated, they do not line up") +
-            f" ({_where('convention_shift.png')}).")
+    f_raw, f_canonical = max(raw) / min(raw), max(canonical) / min(canonical)
+    text = (f"On {md(dataset)}, {len(raw)} configurations reach the same test loss at raw λ spread over a factor "
+            f"{_g(f_raw)}, and at canonical λ over a factor {_g(f_canonical)}: ")
+    text += ("the same raw λ means different things in these codes" if f_raw > CONVENTION_LINE_UP else
+             "the raw λ already means about the same in these codes")
+    text += (f"; translated, they line up within a factor {_g(CONVENTION_LINE_UP)}"
+             if f_canonical <= CONVENTION_LINE_UP else
+             f"; even translated, they do not line up within a factor {_g(CONVENTION_LINE_UP)}")
+    return text + f" ({_where('convention_shift.png')})."
 
 
-def _finding_l1(records) -> str | None:
+def _l1_text(records) -> list[str]:
+    """Per L1 data set: every trainer's validation-chosen λ, its exact and near zeros, and its test loss there."""
     recs = [r for r in R.main_records(records, "l1") if R.finished(r)]
-    bits = []
+    out = []
     for ds in R.datasets(recs):
         drecs = [r for r in recs if r["dataset"] == ds]
+        bits = []
         for name in R.trainer_names(drecs):
             lam = R.best_lambda(drecs, name, ds)
             at = [r for r in drecs if r["trainer"] == name and r["lam"] == lam]
@@ -382,10 +421,44 @@ def _finding_l1(records) -> str | None:
                             f"weights exactly 0 ({_g(100 * R.median([r['near_zero_fraction'] for r in at]))}% below "
                             f"1e-3), test loss {_g(R.median([r['test_loss'] for r in at]))}")
         if bits:
-            return (f"Under L1 at the validation-chosen λ on {md(ds)}: " + "; ".join(bits) +
-                    ". Only exact zeros shrink the network; a weight below 1e-3 still costs a multiply "
-                    f"({_where('l1_sparsity.png')}).")
-    return None
+            out.append(f"Under L1 at the validation-chosen λ on {md(ds)}: " + "; ".join(bits) + ".")
+    return out
+
+
+def _behaviour_counts(records):
+    """(smaller, convergent, total) over the (swarm, data set) pairs of the L2 records: the effective network
+    smaller, the final diversity lower, at the largest λ than at the smallest (medians)."""
+    recs = [r for r in R.main_records(records) if R.finished(r)]
+    smaller = convergent = total = 0
+    for ds in R.datasets(recs):
+        mine = [r for r in recs if r["dataset"] == ds]
+        for name in R.trainer_names([r for r in mine if r["kind"] == "swarm"]):
+            t = _trend(mine, name, ("effective_weights", "final_diversity"))
+            if t is not None:
+                total += 1
+                smaller += t["effective_weights"][1] < t["effective_weights"][0]
+                convergent += t["final_diversity"][1] < t["final_diversity"][0]
+    return smaller, convergent, total
+
+
+def _finding_2014(records) -> str | None:
+    smaller, convergent, total = _behaviour_counts(records)
+    if not total:
+        return None
+    return (f"Rakitianskaia & Engelbrecht (2014) found that the penalty gives swarms smaller effective networks and "
+            f"more convergent swarms; over {_plural(total, '(swarm, data set) pair', '(swarm, data set) pairs')} "
+            f"from the smallest to the largest λ, {_verdict(smaller, convergent, total)[:-1]} "
+            f"({_where('swarm_behaviour.png')}).")
+
+
+def _finding_adaptive(records, best_rows) -> str | None:
+    adaptive = [x for x in _sentences_adaptive(records, best_rows) if x.startswith("The coupled forms")]
+    if not adaptive:
+        return None
+    rows = R.effective_lambda_rows([r for r in R.adaptive_records(records) if R.finished(r)])
+    off = not any(x["on_diagonal"] for x in rows if x["decay"] == "decoupled" and x["optimizer"] == "adam")
+    return (adaptive[0].rstrip(".") + ("; so AdamW's λ is not the L2 strength of the same number" if off else "")
+            + f" ({_where('adaptive_decay.png')}).")
 
 
 def findings(records, best_rows) -> list[str]:
@@ -395,19 +468,11 @@ def findings(records, best_rows) -> list[str]:
     against AdamW."""
     family = R.comparisons(records, best_rows)
     out = [_finding_winners(best_rows, family)] if best_rows else []
+    l1 = _l1_text(records)
     out += [f for f in (_finding_cost(best_rows), _finding_failures(records, best_rows),
-                        _finding_lambdas(records, best_rows), _finding_conventions(records), _finding_l1(records))
-            if f]
-    behaviour = [x for x in _sentences_behaviour(records, best_rows) if x.startswith("Rakitianskaia")]
-    if behaviour:
-        out.append(behaviour[0].replace(". Here", "; here", 1).rstrip(".") + f" ({_where('swarm_behaviour.png')}).")
-    adaptive = [x for x in _sentences_adaptive(records, best_rows) if x.startswith("The coupled forms")]
-    if adaptive:
-        rows = R.effective_lambda_rows([r for r in R.adaptive_records(records) if R.finished(r)])
-        adamw = [x for x in rows if x["decay"] == "decoupled" and x["optimizer"] == "adam"]
-        off = not any(x["on_diagonal"] for x in adamw)
-        out.append(adaptive[0].rstrip(".") + ("; so AdamW's λ is not the L2 strength of the same number"
-                                              if off else "") + f" ({_where('adaptive_decay.png')}).")
+                        _finding_lambdas(records, best_rows), _finding_conventions(records),
+                        " ".join(l1)[:-1] + f" ({_where('l1_sparsity.png')})." if l1 else None,
+                        _finding_2014(records), _finding_adaptive(records, best_rows)) if f]
     return out
 
 
@@ -450,7 +515,7 @@ def _sentences_behaviour(records, best_rows) -> list[str]:
     swarms = [r for r in recs if r["kind"] == "swarm"]
     if not swarms:
         return []
-    out, smaller, convergent, total = [], 0, 0, 0
+    out = []
     for ds in R.datasets(swarms):
         mine = [r for r in recs if r["dataset"] == ds]
         for name in R.trainer_names([r for r in swarms if r["dataset"] == ds]):
@@ -459,12 +524,10 @@ def _sentences_behaviour(records, best_rows) -> list[str]:
                 continue
             eff, div, lam = t["effective_weights"], t["final_diversity"], t["lam"]
             sat = (_trend(mine, name, ("effective_weights", "final_diversity", "saturation")) or {}).get("saturation")
-            total += 1
-            smaller += eff[1] < eff[0]
-            convergent += div[1] < div[0]
             out.append(f"{md(name)} on {md(ds)} from λ = {_g(lam[0])} to {_g(lam[1])}: effective weights "
                        f"{_g(eff[0])} → {_g(eff[1])}, final diversity {_g(div[0])} → {_g(div[1])}" +
                        (f", saturated activations {_g(100 * sat[0])}% → {_g(100 * sat[1])}%." if sat else "."))
+    smaller, convergent, total = _behaviour_counts(records)
     if total:
         out.append(f"Rakitianskaia & Engelbrecht (2014) found that the penalty gives swarms smaller effective "
                    f"networks and more convergent swarms. Here the effective network is smaller at the largest "
@@ -475,11 +538,12 @@ def _sentences_behaviour(records, best_rows) -> list[str]:
 
 
 def _verdict(smaller: int, convergent: int, total: int) -> str:
-    """Whether the two 2014 findings hold in every, some or none of ``total`` cases."""
+    """Whether the two 2014 findings hold in every, some or none of ``total`` cases (two medians each, no test)."""
     def holds(n: int, what: str) -> str:
-        return (f"{what} are reproduced everywhere" if n == total else f"{what} are not reproduced"
-                if n == 0 else f"{what} are reproduced in {n} of {total} only")
-    return f"{holds(smaller, 'the smaller networks')}; {holds(convergent, 'the more convergent swarms')}."
+        return (f"{what} are seen in every pair" if n == total else f"{what} are seen in none"
+                if n == 0 else f"{what} are seen in {n} of {total} pairs only")
+    return (f"{holds(smaller, 'the smaller networks')}; {holds(convergent, 'the more convergent swarms')} — "
+            "two medians per pair compared, not a test.")
 
 
 def _sentences_sparsity(records, best_rows) -> list[str]:
@@ -494,16 +558,17 @@ def _sentences_sparsity(records, best_rows) -> list[str]:
             if at:
                 bits.append(f"{md(name)} {_g(100 * (R.median([r['zero_fraction'] for r in at]) or 0))}% exactly zero "
                             f"({_g(100 * (R.median([r['near_zero_fraction'] for r in at]) or 0))}% below 1e-3)")
-        at_top = [r for r in drecs if r["lam"] == top]
-        test, trivial = R.median([r["test_loss"] for r in at_top]), R.median([r.get("trivial_test_loss")
-                                                                              for r in at_top])
-        empty = test is not None and trivial is not None and test >= trivial * (1 - 1e-3)
+        trivial_at_top = []
+        for name in R.trainer_names(drecs):
+            at = [r for r in drecs if r["trainer"] == name and r["lam"] == top]
+            test, trivial = R.median([r["test_loss"] for r in at]), R.median([r.get("trivial_test_loss") for r in at])
+            if test is not None and trivial is not None and test >= trivial * (1 - 1e-3):
+                trivial_at_top.append(md(name))
         out.append(f"On {md(ds)} at the largest L1 λ = {_g(top)}: " + "; ".join(bits) + "." +
-                   (f" There the network predicts no better than the trivial predictor (median test loss {_g(test)}, "
-                    f"trivial {_g(trivial)}): its zeros are an empty network, not a sparse one." if empty else ""))
-        if _finding_l1(drecs):
-            out.append(_finding_l1(drecs).split(" (§")[0] + ".")
-    return out
+                   (f" There {', '.join(trivial_at_top)} predict{'s' if len(trivial_at_top) == 1 else ''} no better "
+                    "than the trivial predictor (median test loss within 0.1 % of its): zeros or not, that network is "
+                    "empty in effect, not sparse." if trivial_at_top else ""))
+    return out + _l1_text(records)
 
 
 def _roughness_text(recs, trainer: str) -> str:
@@ -516,7 +581,12 @@ def _roughness_text(recs, trainer: str) -> str:
     panel = R.fit_curves(recs, trainer, recs[0]["dataset"], seed)
     if panel is None or len(panel["curves"]) < 2:
         return ""
-    values = [roughness(panel["grid"], y) for _, y in panel["curves"]]
+    try:
+        values = [roughness(panel["grid"], y) for _, y in panel["curves"]]
+    except ValueError:  # a grid that is one point wide: no curve to measure
+        return ""
+    if not all(math.isfinite(v) for v in values):
+        return ""
     text = (f"; the roughness ∫ f''(x)² dx of its fitted curve on seed {seed} (the figure's) is "
             + " → ".join(_g(v) for v in values) + " over these λ")
     if len(values) == 3 and values[0] > 0 and values[1] > 0:
@@ -618,10 +688,10 @@ def _sentences_adaptive(records, best_rows) -> list[str]:
                             f"point of decoupled decay with momentum μ = {_g(mu)} is the optimum for λ·(1 − μ), "
                             "not λ")
                 continue
-            where = (f"within a factor {_g(row['worst_factor'])} of the nominal λ at all {len(row['lams'])} λ > 0"
+            where = (f"within a factor {_g(row['worst_factor'], 4)} of the nominal λ at all {len(row['lams'])} λ > 0"
                      if row["on_diagonal"] else
-                     f"{_g(min(ratios))}× to {_g(max(ratios))}× the nominal λ over {len(row['lams'])} λ > 0, "
-                     "so no single λ describes it")
+                     f"{_g(min(ratios), 4)}× to {_g(max(ratios), 4)}× the nominal λ over {len(row['lams'])} λ > 0, "
+                     f"not within the factor {_g(R.ON_DIAGONAL_FACTOR)} counted as the nominal λ at every λ")
             bits.append(f"{md(row['trainer'])}'s effective λ is {where} (median residual "
                         f"{_g(R.median(row['residual']))})")
         if bits:
@@ -868,32 +938,46 @@ def _comparison_text(records, best_rows) -> list[str]:
     if not family:
         return ["No two trainers share two or more seeds on a data set: nothing to compare."]
     k = len(family)
-    n = min(c.n for c in family)
+    most = max(c.n for c in family)
+    first_step = S.ALPHA / k
     need = math.ceil(math.log2(2 * k / S.ALPHA))  # seeds for the exact floor 2/2^n to pass Holm's first step
-    seen = [c for c in family if c.lower is not None]
+    if most < need:
+        power = (f"these records have at most {most}: no difference here could have been detected, and none is "
+                 "claimed.")
+    elif 4.0 / 2.0 ** most > first_step:  # the next-smallest exact p, 4/2^n, would not pass
+        power = (f"these records have {_seeds_text(family)}, so only a difference of one sign on every seed can "
+                 "pass.")
+    else:
+        power = f"these records have {_seeds_text(family)}."
+    passed = [c for c in family if c.significant]
+    named = [c for c in passed if c.lower is not None]
     text = [
         f"Test loss paired by seed (the same data split), each trainer at its own validation-chosen λ; difference = "
         f"first − second (below 0: the first is lower), its median with a 95 % bootstrap interval. Wilcoxon's "
-        f"signed-rank test, two-sided, exact (all 2^n sign patterns); Holm's correction over the family of these "
-        f"{k} comparisons keeps the chance of any false claim at most {S.ALPHA:g}. With n pairs no exact p can be "
-        f"below 2/2^n ({_g(S.p_floor(n))} for the {n} pairs here), and the smallest of {k} p-values must be at most "
-        f"{_g(S.ALPHA / k)} to pass Holm's first step, so a difference can only be detected with at least {need} "
-        f"seeds" + (f" — these records have {n}: no difference here could have been detected, and none is claimed."
-                    if n < need else f"; these records have {n}."),
+        f"signed-rank test, two-sided: exact over all 2^m sign patterns of the m non-zero differences up to "
+        f"{S.EXACT_LIMIT} pairs (the normal approximation beyond); Holm's correction over the family of these "
+        f"{k} comparisons keeps the chance of any false claim at most {S.ALPHA:g}. With m pairs no exact p can be "
+        f"below 2/2^m ({_g(S.p_floor(most))} for {most} pairs), and the smallest of {k} p-values must be at most "
+        f"{_g(first_step)} to pass Holm's first step, so a difference can only be detected with at least {need} "
+        f"seeds; " + power,
         "",
         _table(["data set", "first", "second", "λ first / second", "pairs", "median first / second",
-                "median difference [95 % CI]", "W+", "p (exact)", "p floor", "p (Holm)", "lower"],
+                "median difference [95 % CI]", "W+", "p", "p floor", "p (Holm)", "lower"],
                [[md(c.dataset), md(c.a), md(c.b), f"{_g(c.lam_a)} / {_g(c.lam_b)}", c.n,
                  f"{_g(c.median_a)} / {_g(c.median_b)}", f"{_g(c.difference)} [{_g(c.low)}, {_g(c.high)}]",
                  _g(c.statistic), _g(c.p), _g(c.floor), _g(c.adjusted),
                  md(c.lower) if c.lower is not None else "–"] for c in family]),
         "",
-        (f"{len(seen)} of the {k} differences are detected (Holm-adjusted p <= {S.ALPHA:g}, the paired and the "
-         "unpaired medians agreeing in sign): " + "; ".join(f"{md(c.lower)} below {md(c.b if c.lower == c.a else c.a)}"
-                                                           f" on {md(c.dataset)}" for c in seen) + "."
-         if seen else f"None of the {k} differences is detected at Holm-adjusted p <= {S.ALPHA:g}: on these "
-         "seeds the trainers' test losses at their chosen λ cannot be told apart."),
     ]
+    if passed:
+        text.append(f"{len(passed)} of the {k} differences pass (Holm-adjusted p <= {S.ALPHA:g})"
+                    + (": " + "; ".join(f"{md(c.lower)} below {md(c.b if c.lower == c.a else c.a)} on "
+                                        f"{md(c.dataset)}" for c in named) if named else "")
+                    + (f"; in {len(passed) - len(named)} the paired and the unpaired medians disagree in sign, so "
+                       "no side is named" if len(named) < len(passed) else "") + ".")
+    else:
+        text.append(f"None of the {k} differences passes Holm's correction at p <= {S.ALPHA:g}: on these seeds the "
+                    "trainers' test losses at their chosen λ cannot be told apart.")
     return text
 
 
@@ -949,12 +1033,12 @@ def write_report_md(records, sources=(), seconds: float | None = None, resumed: 
               "class prior or mean) on the same splits; the objective gap is E − E(L-BFGS) on the same seed; "
               "cost per run.", ""]
     lines.append(_table(
-        ["data set", "trainer", "best λ", "test loss", "trivial test loss", "test accuracy / RMSE (target's units)", "objective gap",
-         "seconds", "forward samples", "runs", "diverged"],
+        ["data set", "trainer", "best λ", "test loss", "trivial test loss", "test accuracy / RMSE (target's units)",
+         "objective gap", "seconds", "samples (forward + backward)", "runs", "diverged"],
         [[md(b["dataset"]), md(b["trainer"]), _g(b["lam"]), _med_iqr(b["test_loss"]),
           _g(R.median(b["trivial_test_loss"])), _med_iqr(b["score"]),
           _med_iqr(b["gap"]) if any(g is not None for g in b["gap"]) else "–", _med_iqr(b["seconds"]),
-          _g(R.median(b["forward"]), 3), b["n"], b["diverged"]] for b in best_rows]))
+          _g(_work(b), 3), b["n"], b["diverged"]] for b in best_rows]))
     lines += ["", "## Paired comparisons at the chosen λ", "", *_comparison_text(records, best_rows)]
     lines.append("")
     return "\n".join(lines)

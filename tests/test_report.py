@@ -269,7 +269,8 @@ def check_report_of(recs):
         if section == "## Findings" and line.startswith("- "):
             line = line[2:]  # a finding: its own text must not start another block
             # every finding opens with the report's own words, never a user's name
-            assert line.startswith(("Lowest ", "Cost ", "The ", "Under L1", "Rakitianskaia ", *"0123456789")), line
+            assert line.startswith(("Lowest ", "Cost ", "The ", "Under L1", "Rakitianskaia ", "Whether ", "On ",
+                                    *"0123456789")), line
         if not line.startswith(("#", "|", "![")):
             assert not re.match(r"( {4}| {0,3}([#>+*\-=]|\d+[.)])( |$))", line), line
     lines = text.splitlines()
@@ -313,9 +314,12 @@ def test_failure_sentences_claim_nothing_without_a_reference():
     recs = [_record("swarm", "swarm", lam, s, "sine", 1.0, 1.0, 1.0, "regression") for lam in (0.0, 1.0)
             for s in range(2)]
     assert report._failures(recs, R.objective_gaps(recs)) == []
-    assert report._verdict(0, 3, 3) == ("the smaller networks are not reproduced; the more convergent swarms "
-                                        "are reproduced everywhere.")
-    assert "in 1 of 3 only" in report._verdict(1, 0, 3)
+    assert report._verdict(0, 3, 3) == ("the smaller networks are seen in none; the more convergent swarms are seen "
+                                        "in every pair — two medians per pair compared, not a test.")
+    assert "seen in 1 of 3 pairs only" in report._verdict(1, 0, 3)
+    # without a reference the findings judge nothing rather than report 0 failures
+    text = report.write_report_md(recs)
+    assert "Whether the trainers minimize E is not judged" in text and "fails to minimize" not in text
 
 
 def test_the_report_leaves_out_a_trainer_whose_extra_is_missing_and_says_so(monkeypatch):

@@ -204,10 +204,15 @@ def _worker_main(conn, parent: int, pdeathsig: bool) -> None:
         except (EOFError, OSError):  # the parent closed the pipe or died
             return
         if message is None:  # asked to stop: end now, without the interpreter's slow teardown
-            sys.stdout.flush()
-            sys.stderr.flush()
-            conn.close()
-            os._exit(0)
+            try:
+                for stream in (sys.stdout, sys.stderr):
+                    if stream is not None:
+                        with contextlib.suppress(Exception):
+                            stream.flush()
+                with contextlib.suppress(Exception):
+                    conn.close()
+            finally:
+                os._exit(0)
         fn, item = message
         try:
             reply = ("ok", fn(item), None)
