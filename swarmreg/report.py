@@ -406,6 +406,15 @@ def _finding_conventions(records) -> str | None:
     return text + f" ({_where('convention_shift.png')})."
 
 
+def _chosen_runs(drecs, ds: str):
+    """(trainer, its validation-chosen λ, its finished records there) for every trainer of one data set's records."""
+    for name in R.trainer_names(drecs):
+        lam = R.best_lambda(drecs, name, ds)
+        at = [r for r in drecs if r["trainer"] == name and r["lam"] == lam]
+        if lam is not None and at:
+            yield name, lam, at
+
+
 def _l1_text(records) -> list[str]:
     """Per L1 data set: every trainer's validation-chosen λ, its exact and near zeros, and its test loss there."""
     recs = [r for r in R.main_records(records, "l1") if R.finished(r)]
@@ -413,13 +422,10 @@ def _l1_text(records) -> list[str]:
     for ds in R.datasets(recs):
         drecs = [r for r in recs if r["dataset"] == ds]
         bits = []
-        for name in R.trainer_names(drecs):
-            lam = R.best_lambda(drecs, name, ds)
-            at = [r for r in drecs if r["trainer"] == name and r["lam"] == lam]
-            if lam is not None and at:
-                bits.append(f"{md(name)} λ = {_g(lam)}, {_g(100 * R.median([r['zero_fraction'] for r in at]))}% of "
-                            f"weights exactly 0 ({_g(100 * R.median([r['near_zero_fraction'] for r in at]))}% below "
-                            f"1e-3), test loss {_g(R.median([r['test_loss'] for r in at]))}")
+        for name, lam, at in _chosen_runs(drecs, ds):
+            bits.append(f"{md(name)} λ = {_g(lam)}, {_g(100 * R.median([r['zero_fraction'] for r in at]))}% of "
+                        f"weights exactly 0 ({_g(100 * R.median([r['near_zero_fraction'] for r in at]))}% below "
+                        f"1e-3), test loss {_g(R.median([r['test_loss'] for r in at]))}")
         if bits:
             out.append(f"Under L1 at the validation-chosen λ on {md(ds)}: " + "; ".join(bits) + ".")
     return out
@@ -696,13 +702,9 @@ def _sentences_adaptive(records, best_rows) -> list[str]:
                         f"{_g(R.median(row['residual']))})")
         if bits:
             out.append(f"On {md(ds)}: " + "; ".join(bits) + ".")
-        chosen = []
-        for name in R.trainer_names(drecs):
-            lam = R.best_lambda(drecs, name, ds)
-            at = [r for r in drecs if r["trainer"] == name and r["lam"] == lam]
-            if lam is not None and at:
-                chosen.append(f"{md(name)} λ = {_g(lam)} (test loss {_g(R.median([r['test_loss'] for r in at]))}, "
-                              f"Σw² {_g(R.median([r['weight_sq_norm'] for r in at]))})")
+        chosen = [f"{md(name)} λ = {_g(lam)} (test loss {_g(R.median([r['test_loss'] for r in at]))}, "
+                  f"Σw² {_g(R.median([r['weight_sq_norm'] for r in at]))})"
+                  for name, lam, at in _chosen_runs(drecs, ds)]
         if chosen:
             out.append("Validation error chooses " + "; ".join(chosen) + ".")
     rows = R.effective_lambda_rows(recs)
