@@ -28,15 +28,17 @@ __all__ = ["main"]
 
 class _Parser(argparse.ArgumentParser):
     def format_help(self) -> str:
-        """The help; `swarmreg train`'s also lists every trainer's --set keys and their defaults."""
+        """The help; `swarmreg train`'s also lists every trainer's --set keys and the values it starts from."""
         text = super().format_help()
         if self.prog.partition(" ")[2] != "train":
             return text
         from .sweep.runs import TRAINER_KINDS
 
-        lines = ["--set keys of each trainer (KEY=default):"]
+        lines = ["--set keys of each trainer (KEY=the value train uses unless set; the report's settings",
+                 "where it has them, else the trainer's default):"]
         for kind, cls in TRAINER_KINDS.items():
-            keys = ", ".join(f"{k}={_shown(v)}" for k, v in cls.defaults().items())
+            values = {**cls.defaults(), **_report_settings(kind)}
+            keys = ", ".join(f"{k}={_shown(v)}" for k, v in values.items())
             lines.append(textwrap.fill(keys, 79, initial_indent=f"  {kind}: ", subsequent_indent="    "))
         return text + "\n" + "\n".join(lines) + "\n"
 

@@ -5,6 +5,7 @@ import re
 import tomllib
 import subprocess
 import sys
+from importlib import resources
 from pathlib import Path
 
 import pytest
@@ -155,6 +156,12 @@ def test_train_help_lists_every_trainers_set_keys(capsys):
         assert f"{kind}:" in listing
         for name in list(inspect.signature(cls.__init__).parameters)[1:]:
             assert f"{name}=" in listing, (kind, name)
+    # The values listed are those train starts from: the report's, where it sets them.
+    spec = tomllib.loads((resources.files("swarmreg") / "specs" / "report-l2.toml").read_text())
+    for t in spec["trainers"]:
+        row = listing.split(f"{t['kind']}:")[1]
+        for key in set(t) - {"name", "kind"}:
+            assert re.match(rf"(.*[ ,])?{key}={t[key]}(,| |$)", row), (t["kind"], key)
 
 
 def test_train_regression_shows_rmse(capsys):
