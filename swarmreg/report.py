@@ -925,12 +925,20 @@ def _data_text(records) -> str:
                              validation_fraction=config["validation_fraction"])
         except (ValueError, KeyError):  # a data set this installation cannot rebuild
             continue
+        if r.get("cv"):  # the folds split training and validation rows together
+            n, k = d.n_train + d.n_val, r["cv"]
+            bits.append(f"{md(ds)} {n}/{d.n_test} ({r['task']}; {k} folds of the {n} for validation, "
+                        f"{n // k}–{-(-n // k)} rows each)" if n % k else
+                        f"{md(ds)} {n}/{d.n_test} ({r['task']}; {k} folds of {n // k} rows for validation)")
+            continue
         bits.append(f"{md(ds)} {d.n_train}/{d.n_val}/{d.n_test} ({r['task']})")
     text = ("Losses are the data loss D: mean cross-entropy in nats for classification, mean squared error of the "
             "standardized target for regression (features and regression targets are standardized with the "
             "training part's mean and standard deviation); RMSE is in the target's own units.")
     if bits:
-        text = "Training/validation/test rows: " + "; ".join(bits) + ". " + text
+        head = ("Training/validation/test rows (with cv: training/test rows, validation by the folds): "
+                if any("folds" in b for b in bits) else "Training/validation/test rows: ")
+        text = head + "; ".join(bits) + ". " + text
     return text
 
 

@@ -113,3 +113,10 @@ def test_the_report_says_lambda_was_cross_validated():
     text = write_report_md(recs)
     assert "by 2-fold cross-validation on the training part" in text
     assert f"{len(recs)} runs" in text and "(4 of the runs are folds" in text
+    # the rows are those the folds cut: training and validation together, each fold's validation size
+    from swarmreg.data import load_dataset
+
+    d = load_dataset("iris", seed=0)
+    n, sizes = d.n_train + d.n_val, sorted({d.cross_validation(2, f).n_val for f in range(2)})
+    said = f"{sizes[0]} rows for validation" if len(sizes) == 1 else f"{sizes[0]}–{sizes[1]} rows each"
+    assert f"iris {n}/{d.n_test} (classification; 2 folds" in text and said in text
