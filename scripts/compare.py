@@ -10,24 +10,34 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections import Counter
 
 import numpy as np
 
 from swarmreg import backend
+from swarmreg.data import available
 from swarmreg.report import default_specs
+from swarmreg.result import STATUS_WORDS
 from swarmreg.sweep import expand_runs, parse_spec, run_one
 
-# the trainer configurations of the report's main sweep (swarmreg/specs/report-l2.toml)
+# the trainer configurations and network of the report's main sweep (swarmreg/specs/report-l2.toml)
 TRAINERS = [t.to_toml() for t in default_specs()[0].trainers]
+HIDDEN = list(default_specs()[0].model.hidden)
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--dataset", default="iris")
-    p.add_argument("--penalty", default="l2", choices=["l2", "l1", "elastic"])
-    p.add_argument("--lam", type=float, default=1e-3)
-    p.add_argument("--seeds", type=int, default=3)
-    p.add_argument("--hidden", type=int, nargs="*", default=[12])
+    p.add_argument("--dataset", default="iris", choices=available(), help="the data set (default: iris)")
+    p.add_argument("--penalty", default="l2", choices=["l2", "l1", "elastic"], help="the penalty R (default: l2)")
+    p.add_argument("--lam", type=float, default=1e-3, help="λ, the canonical strength (default: 1e-3)")
+    p.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1, each a split and a start (default: 3)")
+    p.add_argument("--hidden", type=int, nargs="*", default=HIDDEN,
+                   help=f"hidden widths (default: the report's, {' '.join(map(str, HIDDEN))})")
+    def refuse(message):  # one line, status 2, like the swarmreg command
+        print(f"compare: error: {message}", file=sys.stderr)
+        raise SystemExit(2)
+
+    p.error = refuse
     args = p.parse_args(argv)
     backend.limit_process()  # small products on one thread (SWARMREG_THREADS to change it)
     try:
@@ -49,7 +59,7 @@ def main(argv=None) -> int:
         rs = [r for r in records if r["trainer"] == t["name"]]
         meds = [np.median([r[c] for r in rs if r[c] is not None]) if any(r[c] is not None for r in rs) else np.nan
                 for c in cols]
-        status = ",".join(sorted({r["status"] for r in rs}))
+        status = ", ".join(f"{n} {STATUS_WORDS.get(s, s)}" for s, n in Counter(r["status"] for r in rs).items())
         print(f"{t['name']:<14}" + "".join(f"{m:>12.4g}" for m in meds) + f"  {status}")
     return 0
 

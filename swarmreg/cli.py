@@ -198,11 +198,6 @@ def _fmt(v) -> str:
     return str(v)
 
 
-#: What a fit's status means, in words.
-STATUS_WORDS = {"max_iter": "finished (its iteration budget used up)", "converged": "converged (its tolerance met)",
-                "stalled": "stopped: no improvement for `patience` iterations", "stopped": "stopped by a callback",
-                "diverged": "diverged (no finite E was ever seen)"}
-
 
 def _builtin_spec(name: str) -> dict:
     """A built-in report spec as TOML data (read directly: the report module loads matplotlib)."""
@@ -228,6 +223,7 @@ def _report_hidden() -> list:
 
 
 def _cmd_train(args) -> int:
+    from .result import STATUS_WORDS
     from .sweep import expand_runs, parse_spec, run_one
     from .sweep.runs import build_problem
 

@@ -7,9 +7,13 @@ from dataclasses import dataclass, field, fields
 
 import numpy as np
 
-__all__ = ["TrainResult", "History", "STATUSES", "HISTORY_COLUMNS", "GRADIENT_COLUMNS"]
+__all__ = ["TrainResult", "History", "STATUSES", "STATUS_WORDS", "HISTORY_COLUMNS", "GRADIENT_COLUMNS"]
 
 STATUSES = ("max_iter", "converged", "stalled", "diverged", "stopped")
+#: What each status means, in words for people ("max_iter" is a finished fit, not a failure).
+STATUS_WORDS = {"max_iter": "finished (its iteration budget used up)", "converged": "converged (its tolerance met)",
+                "stalled": "stopped: no improvement for `patience` iterations", "stopped": "stopped by a callback",
+                "diverged": "diverged (no finite E was ever seen)"}
 HISTORY_COLUMNS = ("iteration", "value", "data_loss", "penalty", "weight_sq_norm",
                    "zero_fraction", "forward_samples", "seconds")
 # the columns of trainers that also back-propagate

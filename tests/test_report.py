@@ -193,9 +193,13 @@ def test_compare_script_prints_one_consistent_row_per_trainer(tmp_path):
         e, d, pen = float(r[1]), float(r[2]), float(r[3])
         assert e == pytest.approx(d + pen, rel=1e-3)        # E = D + R, to the printed digits
         assert pen == pytest.approx(0.01 / 2 * float(r[4]), rel=1e-3)  # R = (λ/2)·Σw²
-    bad = subprocess.run([sys.executable, str(script), "--dataset", "nope"], capture_output=True, text=True,
-                         cwd=tmp_path)
-    assert bad.returncode == 2 and "nope" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+    from swarmreg.result import STATUS_WORDS
+
+    for line in out.splitlines()[2:]:  # the status in words, with how many seeds ended so
+        assert re.search(r"  1 (" + "|".join(map(re.escape, STATUS_WORDS.values())) + r")$", line), line
+    for argv, culprit in ((["--dataset", "nope"], "nope"), (["--seeds", "0"], "seeds"), (["--lam", "x"], "--lam")):
+        bad = subprocess.run([sys.executable, str(script), *argv], capture_output=True, text=True, cwd=tmp_path)
+        assert bad.returncode == 2 and culprit in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
 
 
 # ------------------------------------------------------------------ any records a sweep accepts: figures and REPORT.md
