@@ -2,7 +2,9 @@
 
 A figure is one entry of :data:`FIGURES`: its file, its title, the function
 of :mod:`swarmreg.plots` that draws it, and the function that states in words
-what its records show.  Every number in REPORT.md is computed from the
+what its records show.  The Findings at the top come from
+:mod:`swarmreg.findings`; numbers and names are written by
+:mod:`swarmreg.wording`.  Every number in REPORT.md is computed from the
 records (through :mod:`swarmreg.records`); every file is written to a
 temporary name and renamed, so a crash leaves it complete or absent, and the
 temporary files of a report that was killed are removed by the next one.
@@ -17,7 +19,6 @@ import fcntl
 import math
 import os
 import platform
-import re
 import time
 import tomllib
 import warnings
@@ -28,13 +29,16 @@ from typing import Callable
 
 import numpy as np
 
-from . import checks, plots
+from . import plots
 from . import records as R
 from . import stats as S
 from .files import atomic_write, remove_stale_temporaries
+from .findings import (behaviour_counts, behaviour_verdict, chosen_runs, decay_forms_text, findings, l1_text,
+                       median_test_loss, median_work, reference_summary, seeds_text, trend)
 from .sweep import (RESULTS_FILE, Spec, check_out, execute_sweep, expand_runs, load_results, open_executor,
                     parse_spec)
 from .sweep.executors import check_jobs
+from .wording import md, med_iqr, num, table
 
 __all__ = ["make_report", "default_specs", "quick_spec", "FIGURES", "FigureEntry", "write_report_md", "md"]
 
@@ -43,62 +47,17 @@ SPEC_FILES = ("report-l2.toml", "report-l1.toml", "report-conventions.toml", "re
 REPORT_FILE = "REPORT.md"
 
 
-# ------------------------------------------------------------------ text
-#: Translated λ "line up" when the configurations' crossing points spread over at most this factor.
-CONVENTION_LINE_UP = 1.5
-
-
-def md(name) -> str:
-    """A name as literal markdown text, wherever it stands (mid-sentence, at the start of a
-    paragraph, in a table cell): what would format, link, render math, break a table or
-    start a block (a heading, a list, a quote, a code block) is escaped; HTML is shown as
-    text; control characters become spaces."""
-    s = checks.printable(name)
-    s = s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    s = re.sub(r"([\\`*\[\]|~$])", r"\\\1", s)
-    # an underscore between two letters or digits never formats; elsewhere it may
-    s = re.sub(r"(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])", r"\\_", s)
-    # at the start of a line: "# x", "- x", "+ x", "= x", "1. x", "1) x"
-    s = re.sub(r"^([#+\-=!])", r"\\\1", s)
-    s = re.sub(r"^(\d+)([.)])", r"\1\\\2", s)
-    # spaces at either end would indent a code block or break a line: shown as entities
-    lead, trail = len(s) - len(s.lstrip(" ")), len(s) - len(s.rstrip(" "))
-    if lead == len(s):
-        return "&#32;" * len(s)
-    return "&#32;" * lead + s[lead:len(s) - trail] + "&#32;" * trail
-
-
-def _g(x, digits=3) -> str:
-    if x is None or (isinstance(x, float) and not math.isfinite(x)):
-        return "–"
-    return f"{x:.{digits}g}"
-
-
-def _med_iqr(values) -> str:
-    v = [x for x in values if x is not None and math.isfinite(x)]
-    if not v:
-        return "–"
-    q = R.quartiles(v)
-    return f"{_g(q[0])} [{_g(q[1])}, {_g(q[2])}]"
-
-
-def _table(header, rows) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
 # ------------------------------------------------------------------ sentences
 def _sentences_error(records, best_rows) -> list[str]:
     out = []
     for ds in dict.fromkeys(row["dataset"] for row in best_rows):
         rows = [row for row in best_rows if row["dataset"] == ds]
         grid = sorted({r["lam"] for r in rows_records(records, ds)})
-        parts = [f"{md(row['trainer'])} at λ = {_g(row['lam'])}"
-                 + f" (test loss {_g(R.median(row['test_loss']))}"
+        parts = [f"{md(row['trainer'])} at λ = {num(row['lam'])}"
+                 + f" (test loss {num(R.median(row['test_loss']))}"
                  + (f"; the grid's {'smallest' if row['lam'] == grid[0] else 'largest'} λ"
                     if len(grid) > 1 and row["lam"] in (grid[0], grid[-1]) else "") + ")" for row in rows]
-        best = min(rows, key=_median_test_loss)
+        best = min(rows, key=median_test_loss)
         out.append(f"On {md(ds)}, validation error is lowest for " + "; ".join(parts) +
                    f". The lowest median test loss at the chosen λ is {md(best['trainer'])}'s.")
         trivial = R.median([r.get("trivial_test_loss") for r in rows_records(records, ds)])
@@ -106,7 +65,7 @@ def _sentences_error(records, best_rows) -> list[str]:
         if trivial is not None and scored:
             worse = [md(row["trainer"]) for row in scored if R.median(row["test_loss"]) >= trivial]
             out.append(f"The trivial predictor (every weight 0, the output bias fitted: class prior or mean) has "
-                       f"test loss {_g(trivial)} there; " +
+                       f"test loss {num(trivial)} there; " +
                        (f"at the chosen λ {', '.join(worse)} {'does' if len(worse) == 1 else 'do'} no better."
                         if worse else f"{'the trainer beats' if len(scored) == 1 else 'every trainer beats'} it "
                         "at its chosen λ."))
@@ -125,10 +84,10 @@ def _sentences_splits(records, best_rows) -> list[str]:
 
             def tv(lam):
                 at = [r for r in mine if r["lam"] == lam]
-                return (f"{_g(R.median([r['train_loss'] for r in at]))}/"
-                        f"{_g(R.median([r['val_loss'] for r in at]))}")
-            bits.append(f"{md(row['trainer'])} {tv(smallest)} at λ = {_g(smallest)}, {tv(row['lam'])} at its chosen "
-                        f"λ = {_g(row['lam'])}")
+                return (f"{num(R.median([r['train_loss'] for r in at]))}/"
+                        f"{num(R.median([r['val_loss'] for r in at]))}")
+            bits.append(f"{md(row['trainer'])} {tv(smallest)} at λ = {num(smallest)}, {tv(row['lam'])} at its chosen "
+                        f"λ = {num(row['lam'])}")
         out.append(f"On {md(ds)}, median training/validation loss: " + "; ".join(bits) + ".")
     return out
 
@@ -150,11 +109,11 @@ def _sentences_norm(records, best_rows) -> list[str]:
             xs, med, _, _ = R.summarize([r for r in drecs if r["trainer"] == name], "weight_sq_norm")
             first, last = (float(med[0]), float(med[-1])) if len(xs) >= 2 else (0.0, 0.0)
             if first > 0 and last > 0 and math.isfinite(first / last) and math.isfinite(last / first):
-                change = f"×{_g(first / last)} smaller" if last <= first else f"×{_g(last / first)} larger"
+                change = f"×{num(first / last)} smaller" if last <= first else f"×{num(last / first)} larger"
                 stopped = [lam for lam in (float(xs[0]), float(xs[-1]))
                            if lam in R.failing_lambdas(drecs, gaps, reference, name, ds)]
-                bits.append(f"{md(name)} {_g(first)} → {_g(last)} ({change}"
-                            + (f"; it fails to minimize E at λ = {' and '.join(_g(x) for x in stopped)}, so this is "
+                bits.append(f"{md(name)} {num(first)} → {num(last)} ({change}"
+                            + (f"; it fails to minimize E at λ = {' and '.join(num(x) for x in stopped)}, so this is "
                                "where it stopped, not what λ does" if stopped else "") + ")")
         if bits:
             out.append(f"On {md(ds)}, median Σw² from the smallest to the largest λ: " + "; ".join(bits) + ".")
@@ -170,8 +129,8 @@ def _sentences_gap(records, best_rows) -> list[str]:
             mine = [r for r in gaps if r["dataset"] == ds and r["trainer"] == name]
             g = [r["gap"] for r in mine]
             worst = max(mine, key=lambda r: r["gap"])
-            bits.append(f"{md(name)} median gap {_g(R.median(g))} (largest {_g(worst['gap'])} at "
-                        f"λ = {_g(worst['lam'])}), below the reference in {sum(x < 0 for x in g)} of {len(g)} runs")
+            bits.append(f"{md(name)} median gap {num(R.median(g))} (largest {num(worst['gap'])} at "
+                        f"λ = {num(worst['lam'])}), below the reference in {sum(x < 0 for x in g)} of {len(g)} runs")
         out.append(f"On {md(ds)}: " + "; ".join(bits) + ".")
     out += _failures(R.main_records(records), gaps)
     out += _reference_text(R.main_records(records))
@@ -179,32 +138,15 @@ def _sentences_gap(records, best_rows) -> list[str]:
     if on_edge:
         middle = float(np.median(on_edge))
         out.append(f"The swarms search inside their bounds while the reference is unbounded: at λ = 0 a median "
-                   f"{_g(100 * middle)}% (at most {_g(100 * max(on_edge))}%) of a swarm's parameters sit on the "
+                   f"{num(100 * middle)}% (at most {num(100 * max(on_edge))}%) of a swarm's parameters sit on the "
                    "edge of the box" + (", so part of their gap at small λ is the box itself." if middle > 0
                                         else "; the box does not limit them there."))
     return out
 
 
-def _reference_summary(recs):
-    """(runs, runs at the iteration limit with where, problems, problems beaten, by whom, worst) of the reference."""
-    rows = R.reference_failures(recs)
-    runs = sum(row["runs"] for row in rows)
-    at_limit = sum(sum(row["limit"].values()) for row in rows)
-    where = [f"{md(row['dataset'])}: " + ", ".join(f"{n} at λ = {_g(lam)}" for lam, n in row["limit"].items())
-             for row in rows if row["limit"]]
-    problems = sum(row["problems"] for row in rows)
-    beaten = sum(row["beaten_problems"] for row in rows)
-    by = {}
-    for row in rows:
-        for name, n in row["beaten"].items():
-            by[name] = by.get(name, 0) + n
-    worst = min((row["worst"] for row in rows if row["worst"] is not None), key=lambda g: g["gap"], default=None)
-    return runs, at_limit, where, problems, beaten, by, worst
-
-
 def _reference_text(recs) -> list[str]:
     """What the reference itself does not achieve: the iteration limit, and problems another trainer beat it on."""
-    runs, at_limit, where, problems, beaten, by, worst = _reference_summary(recs)
+    runs, at_limit, where, problems, beaten, by, worst = reference_summary(recs)
     if not runs:
         return []
     text = (f"The reference is L-BFGS from one start; it stopped at its iteration limit in {at_limit} of its {runs} "
@@ -214,8 +156,8 @@ def _reference_text(recs) -> list[str]:
                  f"{problems} problems (λ, seed) both ran")
     if beaten:
         text += (" (" + ", ".join(f"{md(name)} on {n}" for name, n in by.items()) + f"; by at most "
-                 f"{_g(-worst['gap'])} in E, {md(worst['trainer'])} on {md(worst['dataset'])} at λ = "
-                 f"{_g(worst['lam'])}): there the reference is not the optimum it stands for, and gaps below 0 are "
+                 f"{num(-worst['gap'])} in E, {md(worst['trainer'])} on {md(worst['dataset'])} at λ = "
+                 f"{num(worst['lam'])}): there the reference is not the optimum it stands for, and gaps below 0 are "
                  "real")
     return [text + "."]
 
@@ -233,253 +175,12 @@ def _failures(recs, gaps) -> list[str]:
         for name in trainers:
             bad = R.failing_lambdas(recs, gaps, reference, name, ds)
             if bad:
-                bits.append(f"{md(name)} on {md(ds)} at λ = {', '.join(_g(x) for x in bad)}")
+                bits.append(f"{md(name)} on {md(ds)} at λ = {', '.join(num(x) for x in bad)}")
     if not bits:
         return ["Every trainer ends within max(5 %, 0.01) of the reference's E at every λ (median over seeds): "
                 "each minimizes the penalized error it is given, so the curves above compare optima."]
     return ["Failing to minimize E (median gap above max(5 %, 0.01) of the reference's E, so the weight norms "
             "and errors there show where the trainer stopped, not what λ does): " + "; ".join(bits) + "."]
-
-
-def _where(file: str) -> str:
-    """A figure's file and its section number in REPORT.md, for a finding to point at."""
-    number = next(i for i, entry in enumerate(FIGURES, 1) if entry.file == file)
-    return f"§{number}, `{file}`"
-
-
-def _work(rows) -> float | None:
-    """Median samples through the network (forward + backward passes) of a best-λ row's runs."""
-    return R.median([f + b for f, b in zip(rows["forward"], rows["backward"])])
-
-
-def _median_test_loss(row) -> float:
-    """A best-λ row's median test loss, +inf without one (it sorts last)."""
-    m = R.median(row["test_loss"])
-    return math.inf if m is None else m
-
-
-def _plural(n: int, one: str, many: str) -> str:
-    """``n`` with the word that agrees with it: "1 pair", "4 pairs"."""
-    return f"{n} {one if n == 1 else many}"
-
-
-def _span(values, digits: int = 3, unit: str = "") -> str:
-    """"a–b" of the smallest and largest value, or "a" when they print the same."""
-    low, high = _g(min(values), digits), _g(max(values), digits)
-    return f"{low}{unit}" if low == high else f"{low}{unit}–{high}{unit}"
-
-
-def _seeds_text(family) -> str:
-    ns = sorted({c.n for c in family})
-    return f"{ns[0]} seeds" if len(ns) == 1 else f"{ns[0]} to {ns[-1]} seeds"
-
-
-def _finding_winners(best_rows, family) -> str:
-    """Per data set: the lowest median test loss at the chosen λ, the runner-up, and how sure that is."""
-    bits = []
-    for ds in dict.fromkeys(row["dataset"] for row in best_rows):
-        rows = sorted((row for row in best_rows if row["dataset"] == ds), key=_median_test_loss)
-        if not math.isfinite(_median_test_loss(rows[0])):
-            continue
-        bits.append(f"{md(ds)} {md(rows[0]['trainer'])} {_g(R.median(rows[0]['test_loss']))}"
-                    + (f" (next {md(rows[1]['trainer'])} {_g(R.median(rows[1]['test_loss']))})"
-                       if len(rows) > 1 and math.isfinite(_median_test_loss(rows[1])) else ""))
-    if family:
-        passed = [c for c in family if c.significant]
-        named = [c for c in passed if c.lower is not None]
-        sure = (f"{len(passed)} of the {len(family)} paired differences pass Holm's correction at p <= "
-                f"{S.ALPHA:g} over {_seeds_text(family)}")
-        if named:
-            sure += (" (" + "; ".join(f"{md(c.lower)} below {md(c.b if c.lower == c.a else c.a)} on {md(c.dataset)}"
-                                      for c in named) + ")")
-        if len(named) < len(passed):
-            sure += f"; in {len(passed) - len(named)} the paired and unpaired medians disagree, so no side is named"
-        if not passed:
-            sure += ", so on these seeds no trainer is shown to generalize better than another"
-    else:
-        sure = "No two trainers share two seeds to compare"
-    return ("Lowest median test loss at each trainer's validation-chosen λ: " + ("; ".join(bits) or "none") +
-            f". {sure} (table \"Paired comparisons\", {_where('lambda_error.png')}).")
-
-
-def _finding_cost(best_rows) -> str | None:
-    """The work and seconds of each trainer per run at its chosen λ, as a range over data sets."""
-    names = list(dict.fromkeys(row["trainer"] for row in best_rows))
-    bits = []
-    for name in names:
-        rows = [row for row in best_rows if row["trainer"] == name]
-        work = [w for w in (_work(row) for row in rows) if w is not None]
-        secs = [x for x in (R.median(row["seconds"]) for row in rows) if x is not None]
-        if work and secs:
-            bits.append(f"{md(name)} {_span(work, 2)} samples through the network and {_span(secs, 2, ' s')}")
-    if not bits:
-        return None
-    return ("Cost of one run at the chosen λ, over the data sets (forward + backward passes of single samples; wall "
-            "seconds on this machine): " + "; ".join(bits) + f" ({_where('convergence.png')}, table \"Best λ\").")
-
-
-def _finding_failures(records, best_rows) -> str | None:
-    if not best_rows:
-        return None
-    recs = R.main_records(records)
-    gaps = R.objective_gaps(recs)
-    reference = R.reference_medians(recs)
-    failing, trivial = [], []
-    for row in best_rows:
-        if row["kind"] != R.REFERENCE_KIND and row["lam"] in R.failing_lambdas(recs, gaps, reference,
-                                                                               row["trainer"], row["dataset"]):
-            failing.append(f"{md(row['trainer'])} on {md(row['dataset'])}")
-        t, m = R.median(row["trivial_test_loss"]), R.median(row["test_loss"])
-        if t is not None and m is not None and m >= t:
-            trivial.append(f"{md(row['trainer'])} on {md(row['dataset'])}")
-    if not gaps:
-        text = "Whether the trainers minimize E is not judged: these records have no L-BFGS reference on their problems"
-    else:
-        text = (f"{_plural(len(failing), '(trainer, data set) pair fails', '(trainer, data set) pairs fail')} to "
-                f"minimize E at the λ they chose (median E above the reference's by more than max("
-                f"{100 * R.GAP_SHARE:g} %, {R.GAP_FLOOR:g}) of it)"
-                + (f": {', '.join(failing)} — their errors there are those of where they stopped, not of the optimum"
-                   if failing else ""))
-    text += (f"; {len(trivial)} do no better than the trivial predictor: {', '.join(trivial)}" if trivial else
-             "; every trainer beats the trivial predictor at its chosen λ")
-    runs, at_limit, _, problems, beaten, _, _ = _reference_summary(recs)
-    if runs and problems:
-        text += (f". The reference itself stops at its iteration limit in {at_limit} of {runs} runs and is beaten "
-                 f"by another trainer on {beaten} of {problems} problems")
-    return text + f" ({_where('lambda_objective_gap.png')})."
-
-
-def _finding_lambdas(records, best_rows) -> str | None:
-    """How far apart the trainers' chosen λ are, which trainers no penalty helped, and which choices sit on the
-    grid's largest λ (the best may lie beyond it)."""
-    recs = R.main_records(records)
-    agree, factors, mixed, none_helped, edge = 0, [], [], [], []
-    compared = 0
-    for ds in dict.fromkeys(row["dataset"] for row in best_rows):
-        rows = [row for row in best_rows if row["dataset"] == ds]
-        grid = sorted({r["lam"] for r in recs if r["dataset"] == ds})
-        lams = [row["lam"] for row in rows]
-        if len(rows) >= 2:
-            compared += 1
-            positive = [x for x in lams if x > 0]
-            if len(set(lams)) == 1:
-                agree += 1
-            elif len(positive) == len(lams):
-                factors.append(max(positive) / min(positive))
-            else:
-                mixed.append(md(ds))
-        none_helped += [f"{md(row['trainer'])} on {md(ds)}" for row in rows if row["lam"] == 0]
-        edge += [f"{md(row['trainer'])} on {md(ds)} (λ = {_g(row['lam'])})" for row in rows
-                 if len(grid) > 1 and row["lam"] == grid[-1] and row["lam"] > 0]
-    if not compared:
-        return None
-    text = f"The trainers' validation-chosen λ agree on {agree} of {_plural(compared, 'data set', 'data sets')}"
-    if factors:
-        text += f"; where they differ, by a factor {_span(factors)}"
-    if mixed:
-        text += f"; on {', '.join(mixed)} one trainer chooses λ = 0 and another λ > 0"
-    if none_helped:
-        text += f". No penalty helped on validation for {', '.join(none_helped)} (λ = 0 chosen)"
-    text += (f". At the grid's largest λ, so the best may lie beyond it: {', '.join(edge)}" if edge else
-             ". No choice sits at the grid's largest λ")
-    return text + " (table \"Best λ\")."
-
-
-def _finding_conventions(records) -> str | None:
-    dataset, recs = R.convention_records(records)
-    level, found = R.convention_crossings(recs)
-    if level is None:
-        return None
-    names = R.trainer_names(recs)
-    raw = [found[n, "lam"] for n in names if found.get((n, "lam")) and found.get((n, "canonical_lam"))]
-    canonical = [found[n, "canonical_lam"] for n in names if found.get((n, "lam")) and found.get((n, "canonical_lam"))]
-    if len(raw) < 2 or not (math.isfinite(max(raw) / min(raw)) and math.isfinite(max(canonical) / min(canonical))):
-        return None
-    f_raw, f_canonical = max(raw) / min(raw), max(canonical) / min(canonical)
-    text = (f"On {md(dataset)}, {len(raw)} configurations reach the same test loss at raw λ spread over a factor "
-            f"{_g(f_raw)}, and at canonical λ over a factor {_g(f_canonical)}: ")
-    text += ("the same raw λ means different things in these codes" if f_raw > CONVENTION_LINE_UP else
-             "the raw λ already means about the same in these codes")
-    text += (f"; translated, they line up within a factor {_g(CONVENTION_LINE_UP)}"
-             if f_canonical <= CONVENTION_LINE_UP else
-             f"; even translated, they do not line up within a factor {_g(CONVENTION_LINE_UP)}")
-    return text + f" ({_where('convention_shift.png')})."
-
-
-def _chosen_runs(drecs, ds: str):
-    """(trainer, its validation-chosen λ, its finished records there) for every trainer of one data set's records."""
-    for name in R.trainer_names(drecs):
-        lam = R.best_lambda(drecs, name, ds)
-        at = [r for r in drecs if r["trainer"] == name and r["lam"] == lam]
-        if lam is not None and at:
-            yield name, lam, at
-
-
-def _l1_text(records) -> list[str]:
-    """Per L1 data set: every trainer's validation-chosen λ, its exact and near zeros, and its test loss there."""
-    recs = [r for r in R.main_records(records, "l1") if R.finished(r)]
-    out = []
-    for ds in R.datasets(recs):
-        drecs = [r for r in recs if r["dataset"] == ds]
-        bits = []
-        for name, lam, at in _chosen_runs(drecs, ds):
-            bits.append(f"{md(name)} λ = {_g(lam)}, {_g(100 * R.median([r['zero_fraction'] for r in at]))}% of "
-                        f"weights exactly 0 ({_g(100 * R.median([r['near_zero_fraction'] for r in at]))}% below "
-                        f"1e-3), test loss {_g(R.median([r['test_loss'] for r in at]))}")
-        if bits:
-            out.append(f"Under L1 at the validation-chosen λ on {md(ds)}: " + "; ".join(bits) + ".")
-    return out
-
-
-def _behaviour_counts(records):
-    """(smaller, convergent, total) over the (swarm, data set) pairs of the L2 records: the effective network
-    smaller, the final diversity lower, at the largest λ than at the smallest (medians)."""
-    recs = [r for r in R.main_records(records) if R.finished(r)]
-    smaller = convergent = total = 0
-    for ds in R.datasets(recs):
-        mine = [r for r in recs if r["dataset"] == ds]
-        for name in R.trainer_names([r for r in mine if r["kind"] == "swarm"]):
-            t = _trend(mine, name, ("effective_weights", "final_diversity"))
-            if t is not None:
-                total += 1
-                smaller += t["effective_weights"][1] < t["effective_weights"][0]
-                convergent += t["final_diversity"][1] < t["final_diversity"][0]
-    return smaller, convergent, total
-
-
-def _finding_2014(records) -> str | None:
-    smaller, convergent, total = _behaviour_counts(records)
-    if not total:
-        return None
-    return (f"Rakitianskaia & Engelbrecht (2014) found that the penalty gives swarms smaller effective networks and "
-            f"more convergent swarms; over {_plural(total, '(swarm, data set) pair', '(swarm, data set) pairs')} "
-            f"from the smallest to the largest λ, {_verdict(smaller, convergent, total)[:-1]} "
-            f"({_where('swarm_behaviour.png')}).")
-
-
-def _finding_adaptive(records, best_rows) -> str | None:
-    adaptive = [x for x in _sentences_adaptive(records, best_rows) if x.startswith("The coupled forms")]
-    if not adaptive:
-        return None
-    rows = R.effective_lambda_rows([r for r in R.adaptive_records(records) if R.finished(r)])
-    off = not any(x["on_diagonal"] for x in rows if x["decay"] == "decoupled" and x["optimizer"] == "adam")
-    return (adaptive[0].rstrip(".") + ("; so AdamW's λ is not the L2 strength of the same number" if off else "")
-            + f" ({_where('adaptive_decay.png')}).")
-
-
-def findings(records, best_rows) -> list[str]:
-    """The report's first conclusions, each computed from the records, with its numbers and where it is drawn:
-    the lowest test error and how sure it is, the cost, who fails to minimize E (the reference included),
-    how the chosen λ differ, what the conventions do, L1 at the chosen λ, the 2014 swarm findings and Adam
-    against AdamW."""
-    family = R.comparisons(records, best_rows)
-    out = [_finding_winners(best_rows, family)] if best_rows else []
-    l1 = _l1_text(records)
-    out += [f for f in (_finding_cost(best_rows), _finding_failures(records, best_rows),
-                        _finding_lambdas(records, best_rows), _finding_conventions(records),
-                        " ".join(l1)[:-1] + f" ({_where('l1_sparsity.png')})." if l1 else None,
-                        _finding_2014(records), _finding_adaptive(records, best_rows)) if f]
-    return out
 
 
 def _sentences_variants(records, best_rows) -> list[str]:
@@ -498,22 +199,11 @@ def _sentences_variants(records, best_rows) -> list[str]:
             worst = max(mine, key=lambda r: r["gap"])
             verdict = (f"minimizes E at all {n_lams} λ" if not bad else
                        f"fails to minimize E at {len(bad)} of {n_lams} λ")
-            bits.append(f"{md(name)} {verdict} (median gap {_g(R.median([r['gap'] for r in mine]))}, largest "
-                        f"{_g(worst['gap'])} at λ = {_g(worst['lam'])}; "
-                        f"{_g(R.median([r['seconds'] for r in mine]))} s a run)")
+            bits.append(f"{md(name)} {verdict} (median gap {num(R.median([r['gap'] for r in mine]))}, largest "
+                        f"{num(worst['gap'])} at λ = {num(worst['lam'])}; "
+                        f"{num(R.median([r['seconds'] for r in mine]))} s a run)")
         out.append(f"On {md(ds)}: " + "; ".join(bits) + ".")
     return out
-
-
-def _trend(recs, name: str, keys) -> dict | None:
-    """{key: (median at the smallest λ, median at the largest λ)} of a trainer, over the λ at which
-    every key has a value, with "lam" the two λ; None with fewer than two such λ."""
-    curves = {k: dict(zip(*R.summarize([r for r in recs if r["trainer"] == name], k)[:2])) for k in keys}
-    shared = sorted(set.intersection(*(set(c) for c in curves.values())))
-    if len(shared) < 2:
-        return None
-    lo, hi = shared[0], shared[-1]
-    return {"lam": (float(lo), float(hi)), **{k: (float(c[lo]), float(c[hi])) for k, c in curves.items()}}
 
 
 def _sentences_behaviour(records, best_rows) -> list[str]:
@@ -525,31 +215,22 @@ def _sentences_behaviour(records, best_rows) -> list[str]:
     for ds in R.datasets(swarms):
         mine = [r for r in recs if r["dataset"] == ds]
         for name in R.trainer_names([r for r in swarms if r["dataset"] == ds]):
-            t = _trend(mine, name, ("effective_weights", "final_diversity"))
+            t = trend(mine, name, ("effective_weights", "final_diversity"))
             if t is None:
                 continue
             eff, div, lam = t["effective_weights"], t["final_diversity"], t["lam"]
-            sat = (_trend(mine, name, ("effective_weights", "final_diversity", "saturation")) or {}).get("saturation")
-            out.append(f"{md(name)} on {md(ds)} from λ = {_g(lam[0])} to {_g(lam[1])}: effective weights "
-                       f"{_g(eff[0])} → {_g(eff[1])}, final diversity {_g(div[0])} → {_g(div[1])}" +
-                       (f", saturated activations {_g(100 * sat[0])}% → {_g(100 * sat[1])}%." if sat else "."))
-    smaller, convergent, total = _behaviour_counts(records)
+            sat = (trend(mine, name, ("effective_weights", "final_diversity", "saturation")) or {}).get("saturation")
+            out.append(f"{md(name)} on {md(ds)} from λ = {num(lam[0])} to {num(lam[1])}: effective weights "
+                       f"{num(eff[0])} → {num(eff[1])}, final diversity {num(div[0])} → {num(div[1])}" +
+                       (f", saturated activations {num(100 * sat[0])}% → {num(100 * sat[1])}%." if sat else "."))
+    smaller, convergent, total = behaviour_counts(records)
     if total:
         out.append(f"Rakitianskaia & Engelbrecht (2014) found that the penalty gives swarms smaller effective "
                    f"networks and more convergent swarms. Here the effective network is smaller at the largest "
                    f"λ than at the smallest in {smaller} of {total} (swarm, data set) pairs and the final diversity "
                    f"lower in {convergent} of {total}: " +
-                   _verdict(smaller, convergent, total))
+                   behaviour_verdict(smaller, convergent, total))
     return out
-
-
-def _verdict(smaller: int, convergent: int, total: int) -> str:
-    """Whether the two 2014 findings hold in every, some or none of ``total`` cases (two medians each, no test)."""
-    def holds(n: int, what: str) -> str:
-        return (f"{what} are seen in every pair" if n == total else f"{what} are seen in none"
-                if n == 0 else f"{what} are seen in {n} of {total} pairs only")
-    return (f"{holds(smaller, 'the smaller networks')}; {holds(convergent, 'the more convergent swarms')} — "
-            "two medians per pair compared, not a test.")
 
 
 def _sentences_sparsity(records, best_rows) -> list[str]:
@@ -562,19 +243,19 @@ def _sentences_sparsity(records, best_rows) -> list[str]:
         for name in R.trainer_names(drecs):
             at = [r for r in drecs if r["trainer"] == name and r["lam"] == top]
             if at:
-                bits.append(f"{md(name)} {_g(100 * (R.median([r['zero_fraction'] for r in at]) or 0))}% exactly zero "
-                            f"({_g(100 * (R.median([r['near_zero_fraction'] for r in at]) or 0))}% below 1e-3)")
+                bits.append(f"{md(name)} {num(100 * (R.median([r['zero_fraction'] for r in at]) or 0))}% exactly zero "
+                            f"({num(100 * (R.median([r['near_zero_fraction'] for r in at]) or 0))}% below 1e-3)")
         trivial_at_top = []
         for name in R.trainer_names(drecs):
             at = [r for r in drecs if r["trainer"] == name and r["lam"] == top]
             test, trivial = R.median([r["test_loss"] for r in at]), R.median([r.get("trivial_test_loss") for r in at])
             if test is not None and trivial is not None and test >= trivial * (1 - 1e-3):
                 trivial_at_top.append(md(name))
-        out.append(f"On {md(ds)} at the largest L1 λ = {_g(top)}: " + "; ".join(bits) + "." +
+        out.append(f"On {md(ds)} at the largest L1 λ = {num(top)}: " + "; ".join(bits) + "." +
                    (f" There {', '.join(trivial_at_top)} predict{'s' if len(trivial_at_top) == 1 else ''} no better "
                     "than the trivial predictor (median test loss within 0.1 % of its): zeros or not, that network is "
                     "empty in effect, not sparse." if trivial_at_top else ""))
-    return out + _l1_text(records)
+    return out + l1_text(records)
 
 
 def _roughness_text(recs, trainer: str) -> str:
@@ -594,11 +275,11 @@ def _roughness_text(recs, trainer: str) -> str:
     if not all(math.isfinite(v) for v in values):
         return ""
     text = (f"; the roughness ∫ f''(x)² dx of its fitted curve on seed {seed} (the figure's) is "
-            + " → ".join(_g(v) for v in values) + " over these λ")
+            + " → ".join(num(v) for v in values) + " over these λ")
     if len(values) == 3 and values[0] > 0 and values[1] > 0:
         ratio = values[0] / values[1]
-        text += (f": at the chosen λ ×{_g(ratio)} smoother than at the smallest" if ratio > 1.1 else
-                 f": at the chosen λ ×{_g(1 / ratio)} rougher than at the smallest" if ratio < 1 / 1.1 else
+        text += (f": at the chosen λ ×{num(ratio)} smoother than at the smallest" if ratio > 1.1 else
+                 f": at the chosen λ ×{num(1 / ratio)} rougher than at the smallest" if ratio < 1 / 1.1 else
                  ": at the chosen λ about as rough as at the smallest (within 10 %)")
     return text
 
@@ -612,10 +293,10 @@ def _sentences_fits(records, best_rows) -> list[str]:
         at = {lam: [r for r in rs if r["lam"] == lam] for lam in (lams[0], row["lam"], lams[-1])}
 
         def tt(rs):
-            return f"{_g(R.median([r['train_loss'] for r in rs]))}/{_g(R.median([r['test_loss'] for r in rs]))}"
+            return f"{num(R.median([r['train_loss'] for r in rs]))}/{num(R.median([r['test_loss'] for r in rs]))}"
 
-        out.append(f"{md(row['trainer'])}: train/test loss {tt(at[lams[0]])} at λ = {_g(lams[0])}, "
-                   f"{tt(at[row['lam']])} at the best λ = {_g(row['lam'])}, {tt(at[lams[-1]])} at λ = {_g(lams[-1])}"
+        out.append(f"{md(row['trainer'])}: train/test loss {tt(at[lams[0]])} at λ = {num(lams[0])}, "
+                   f"{tt(at[row['lam']])} at the best λ = {num(row['lam'])}, {tt(at[lams[-1]])} at λ = {num(lams[-1])}"
                    + _roughness_text(recs, row["trainer"]) + ".")
     return out
 
@@ -634,8 +315,8 @@ def _sentences_decay(records, best_rows) -> list[str]:
             continue
         start = R.median([r["history"]["weight_sq_norm"][0] for r in at])
         end = R.median([r["history"]["weight_sq_norm"][-1] for r in at])
-        out.append(f"{md(name)} on {md(ds)} at λ = {_g(top)}: median Σw² {_g(start)} at the start, "
-                   f"{_g(end)} at the end.")
+        out.append(f"{md(name)} on {md(ds)} at λ = {num(top)}: median Σw² {num(start)} at the start, "
+                   f"{num(end)} at the end.")
     return out
 
 
@@ -645,14 +326,14 @@ def _sentences_conventions(records, best_rows) -> list[str]:
     if level is None:
         return []
     names = R.trainer_names(recs)
-    out = [f"On {md(dataset)}, where the median test loss first reaches {_g(level)} (halfway up from the best) — "
-           "on the raw knob: " + "; ".join(f"{md(n)} {_g(found.get((n, 'lam')))}" for n in names) +
-           "; on the canonical λ: " + "; ".join(f"{md(n)} {_g(found.get((n, 'canonical_lam')))}" for n in names) + "."]
+    out = [f"On {md(dataset)}, where the median test loss first reaches {num(level)} (halfway up from the best) — "
+           "on the raw knob: " + "; ".join(f"{md(n)} {num(found.get((n, 'lam')))}" for n in names) +
+           "; on the canonical λ: " + "; ".join(f"{md(n)} {num(found.get((n, 'canonical_lam')))}" for n in names) + "."]
     for x, label in (("lam", "raw knob"), ("canonical_lam", "canonical λ")):
         v = [found[n, x] for n in names if found.get((n, x))]
         if len(v) >= 2 and math.isfinite(max(v) / min(v)):
             out.append(f"Across the {len(v)} configurations these points spread over a factor "
-                       f"{_g(max(v) / min(v))} on the {label}.")
+                       f"{num(max(v) / min(v))} on the {label}.")
     return out
 
 
@@ -667,9 +348,10 @@ def _sentences_convergence(records, best_rows) -> list[str]:
     out = []
     for name in R.trainer_names(at):
         rs = [r for r in at if r["trainer"] == name]
-        out.append(f"{md(name)} on {md(ds)} at λ = {_g(lam)}: median final E {_g(R.median([r['value'] for r in rs]))} "
-                   f"after {_g(R.median([r['forward_samples'] + r['backward_samples'] for r in rs]))} samples "
-                   f"through the network (forward + backward) and {_g(R.median([r['seconds'] for r in rs]))} s.")
+        out.append(f"{md(name)} on {md(ds)} at λ = {num(lam)}: median final E "
+                   f"{num(R.median([r['value'] for r in rs]))} after "
+                   f"{num(R.median([r['forward_samples'] + r['backward_samples'] for r in rs]))} samples "
+                   f"through the network (forward + backward) and {num(R.median([r['seconds'] for r in rs]))} s.")
     return out
 
 
@@ -687,34 +369,29 @@ def _sentences_adaptive(records, best_rows) -> list[str]:
             if row["optimizer"] == "sgd" and row["decay"] == "decoupled" and 0 < mu < 1:
                 # the fixed point of decoupled decay with momentum: the optimum for λ·(1 − μ)
                 near = sum(max(x / (1 - mu), (1 - mu) / x) <= R.ON_DIAGONAL_FACTOR for x in ratios if x > 0)
-                bits.append(f"{md(row['trainer'])}'s effective λ is a median {_g(R.median(ratios))}× the nominal λ, "
-                            f"within a factor {_g(R.ON_DIAGONAL_FACTOR)} of λ·(1 − μ) = {_g(1 - mu)}·λ at "
+                bits.append(f"{md(row['trainer'])}'s effective λ is a median {num(R.median(ratios))}× the nominal λ, "
+                            f"within a factor {num(R.ON_DIAGONAL_FACTOR)} of λ·(1 − μ) = {num(1 - mu)}·λ at "
                             f"{near} of "
-                            f"{len(ratios)} λ > 0 (median residual {_g(R.median(row['residual']))}); the fixed "
-                            f"point of decoupled decay with momentum μ = {_g(mu)} is the optimum for λ·(1 − μ), "
+                            f"{len(ratios)} λ > 0 (median residual {num(R.median(row['residual']))}); the fixed "
+                            f"point of decoupled decay with momentum μ = {num(mu)} is the optimum for λ·(1 − μ), "
                             "not λ")
                 continue
-            where = (f"within a factor {_g(row['worst_factor'], 4)} of the nominal λ at all {len(row['lams'])} λ > 0"
+            where = (f"within a factor {num(row['worst_factor'], 4)} of the nominal λ at all {len(row['lams'])} λ > 0"
                      if row["on_diagonal"] else
-                     f"{_g(min(ratios), 4)}× to {_g(max(ratios), 4)}× the nominal λ over {len(row['lams'])} λ > 0, "
-                     f"not within the factor {_g(R.ON_DIAGONAL_FACTOR)} counted as the nominal λ at every λ")
+                     f"{num(min(ratios), 4)}× to {num(max(ratios), 4)}× the nominal λ over {len(row['lams'])} λ > 0, "
+                     f"not within the factor {num(R.ON_DIAGONAL_FACTOR)} counted as the nominal λ at every λ")
             bits.append(f"{md(row['trainer'])}'s effective λ is {where} (median residual "
-                        f"{_g(R.median(row['residual']))})")
+                        f"{num(R.median(row['residual']))})")
         if bits:
             out.append(f"On {md(ds)}: " + "; ".join(bits) + ".")
-        chosen = [f"{md(name)} λ = {_g(lam)} (test loss {_g(R.median([r['test_loss'] for r in at]))}, "
-                  f"Σw² {_g(R.median([r['weight_sq_norm'] for r in at]))})"
-                  for name, lam, at in _chosen_runs(drecs, ds)]
+        chosen = [f"{md(name)} λ = {num(lam)} (test loss {num(R.median([r['test_loss'] for r in at]))}, "
+                  f"Σw² {num(R.median([r['weight_sq_norm'] for r in at]))})"
+                  for name, lam, at in chosen_runs(drecs, ds)]
         if chosen:
             out.append("Validation error chooses " + "; ".join(chosen) + ".")
-    rows = R.effective_lambda_rows(recs)
-    coupled = [x for x in rows if x["decay"] == "coupled"]
-    decoupled = [x for x in rows if x["decay"] == "decoupled" and x["optimizer"] == "adam"]
-    if coupled and decoupled:
-        out.append(f"The coupled forms (L2 in the gradient, SGD or Adam) are on the diagonal in "
-                   f"{sum(x['on_diagonal'] for x in coupled)} of {len(coupled)} (trainer, data set) pairs; AdamW "
-                   f"in {sum(x['on_diagonal'] for x in decoupled)} of {len(decoupled)} (within a "
-                   f"factor {_g(R.ON_DIAGONAL_FACTOR)} of the nominal λ at every λ, median over seeds).")
+    forms = decay_forms_text(R.effective_lambda_rows(recs))
+    if forms:
+        out.append(forms)
     return out
 
 
@@ -955,10 +632,10 @@ def _comparison_text(records, best_rows) -> list[str]:
         power = (f"these records have at most {most}: no difference here could have been detected, and none is "
                  "claimed.")
     elif 4.0 / 2.0 ** most > first_step:  # the next-smallest exact p, 4/2^n, would not pass
-        power = (f"these records have {_seeds_text(family)}, so only a difference of one sign on every seed can "
+        power = (f"these records have {seeds_text(family)}, so only a difference of one sign on every seed can "
                  "pass.")
     else:
-        power = f"these records have {_seeds_text(family)}."
+        power = f"these records have {seeds_text(family)}."
     passed = [c for c in family if c.significant]
     named = [c for c in passed if c.lower is not None]
     text = [
@@ -967,15 +644,15 @@ def _comparison_text(records, best_rows) -> list[str]:
         f"signed-rank test, two-sided: exact over all 2^m sign patterns of the m non-zero differences up to "
         f"{S.EXACT_LIMIT} pairs (the normal approximation beyond); Holm's correction over the family of these "
         f"{k} comparisons keeps the chance of any false claim at most {S.ALPHA:g}. With m pairs no exact p can be "
-        f"below 2/2^m ({_g(S.p_floor(most))} for {most} pairs), and the smallest of {k} p-values must be at most "
-        f"{_g(first_step)} to pass Holm's first step, so a difference can only be detected with at least {need} "
+        f"below 2/2^m ({num(S.p_floor(most))} for {most} pairs), and the smallest of {k} p-values must be at most "
+        f"{num(first_step)} to pass Holm's first step, so a difference can only be detected with at least {need} "
         f"seeds; " + power,
         "",
-        _table(["data set", "first", "second", "λ first / second", "pairs", "median first / second",
+        table(["data set", "first", "second", "λ first / second", "pairs", "median first / second",
                 "median difference [95 % CI]", "W+", "p", "p floor", "p (Holm)", "lower"],
-               [[md(c.dataset), md(c.a), md(c.b), f"{_g(c.lam_a)} / {_g(c.lam_b)}", c.n,
-                 f"{_g(c.median_a)} / {_g(c.median_b)}", f"{_g(c.difference)} [{_g(c.low)}, {_g(c.high)}]",
-                 _g(c.statistic), _g(c.p), _g(c.floor), _g(c.adjusted),
+               [[md(c.dataset), md(c.a), md(c.b), f"{num(c.lam_a)} / {num(c.lam_b)}", c.n,
+                 f"{num(c.median_a)} / {num(c.median_b)}", f"{num(c.difference)} [{num(c.low)}, {num(c.high)}]",
+                 num(c.statistic), num(c.p), num(c.floor), num(c.adjusted),
                  md(c.lower) if c.lower is not None else "–"] for c in family]),
         "",
     ]
@@ -1027,7 +704,7 @@ def write_report_md(records, sources=(), seconds: float | None = None, resumed: 
     lines += [_data_text(records), ""]
     if notes:
         lines += [" ".join(md(n) for n in notes), ""]
-    top = findings(records, best_rows)
+    top = findings(records, best_rows, {entry.file: i for i, entry in enumerate(FIGURES, 1)})
     if top:
         lines += ["## Findings", "", *[f"- {f}" for f in top], ""]
     if mixed:
@@ -1042,13 +719,13 @@ def write_report_md(records, sources=(), seconds: float | None = None, resumed: 
               "the trivial predictor's test loss (every weight 0, output bias fitted on the training part: "
               "class prior or mean) on the same splits; the objective gap is E − E(L-BFGS) on the same seed; "
               "cost per run.", ""]
-    lines.append(_table(
+    lines.append(table(
         ["data set", "trainer", "best λ", "test loss", "trivial test loss", "test accuracy / RMSE (target's units)",
          "objective gap", "seconds", "samples (forward + backward)", "runs", "diverged"],
-        [[md(b["dataset"]), md(b["trainer"]), _g(b["lam"]), _med_iqr(b["test_loss"]),
-          _g(R.median(b["trivial_test_loss"])), _med_iqr(b["score"]),
-          _med_iqr(b["gap"]) if any(g is not None for g in b["gap"]) else "–", _med_iqr(b["seconds"]),
-          _g(_work(b), 3), b["n"], b["diverged"]] for b in best_rows]))
+        [[md(b["dataset"]), md(b["trainer"]), num(b["lam"]), med_iqr(b["test_loss"]),
+          num(R.median(b["trivial_test_loss"])), med_iqr(b["score"]),
+          med_iqr(b["gap"]) if any(g is not None for g in b["gap"]) else "–", med_iqr(b["seconds"]),
+          num(median_work(b), 3), b["n"], b["diverged"]] for b in best_rows]))
     lines += ["", "## Paired comparisons at the chosen λ", "", *_comparison_text(records, best_rows)]
     lines.append("")
     return "\n".join(lines)

@@ -5,7 +5,8 @@ import statistics
 
 import pytest
 
-from swarmreg.report import findings, write_report_md
+from swarmreg.findings import findings
+from swarmreg.report import write_report_md
 from swarmreg import records as R
 from swarmreg.sweep import expand_runs, parse_spec, run_one
 

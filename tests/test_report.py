@@ -315,12 +315,13 @@ def test_markdown_escaping_keeps_names_literal():
 
 def test_failure_sentences_claim_nothing_without_a_reference():
     from swarmreg import report
+    from swarmreg.findings import behaviour_verdict
     recs = [_record("swarm", "swarm", lam, s, "sine", 1.0, 1.0, 1.0, "regression") for lam in (0.0, 1.0)
             for s in range(2)]
     assert report._failures(recs, R.objective_gaps(recs)) == []
-    assert report._verdict(0, 3, 3) == ("the smaller networks are seen in none; the more convergent swarms are seen "
-                                        "in every pair — two medians per pair compared, not a test.")
-    assert "seen in 1 of 3 pairs only" in report._verdict(1, 0, 3)
+    assert behaviour_verdict(0, 3, 3) == ("the smaller networks are seen in none; the more convergent swarms are "
+                                          "seen in every pair — two medians per pair compared, not a test.")
+    assert "seen in 1 of 3 pairs only" in behaviour_verdict(1, 0, 3)
     # without a reference the findings judge nothing rather than report 0 failures
     text = report.write_report_md(recs)
     assert "Whether the trainers minimize E is not judged" in text and "fails to minimize" not in text
