@@ -1,15 +1,16 @@
 """The compiled backprop epoch: every minibatch step of an epoch in one call.
 
-:func:`run_epoch` is :class:`swarmreg.backprop.BackpropTrainer`'s inner loop
+:class:`EpochRunner` is :class:`swarmreg.backprop.BackpropTrainer`'s inner loop
 with the numba backend: for each minibatch of the epoch's order it runs the
-forward pass (samples as rows, each row of a layer an AXPY over its units),
-the loss and dD/dz, the backward pass into the gradient, then the step's
+forward pass (each layer one matrix product of the minibatch's rows, BLAS
+through numba, then its bias and activation), the loss and dD/dz, the
+backward pass into the gradient (two products per layer), then the step's
 rules in the order of :mod:`swarmreg.decay` (gradient terms, SGD or Adam,
 parameter terms), with the same arithmetic.  Python is back only at the end
 of the epoch, where the trainer evaluates E and checks for divergence.
 
 A step is described by a float64 array of settings and a small int array of
-codes (:func:`settings` builds them from a trainer's chain), so one compiled
+codes (:class:`RuleSettings` builds them from a trainer's chain), so one compiled
 function serves every decay form.
 """
 
@@ -23,7 +24,7 @@ from numba import njit
 from .forward import HIDDEN_CODES, LOSS_CODES, OUTPUT_CODES
 from .mathfn import JIT, exp_, log1p_exp_neg_, log_, sigmoid_, tanh_
 
-__all__ = ["run_epoch", "RuleSettings"]
+__all__ = ["EpochRunner", "RuleSettings"]
 
 # Indices of the float settings of a step.
 L2_COUPLED, L1_SUB, WE_LAM, WE_W0, WE_COUPLED, L2_DECOUPLED, FRACTION, BASE_LR, L1_PROX, MOMENTUM, BETA1, BETA2, \
@@ -33,7 +34,7 @@ N_SETTINGS = 13
 
 class RuleSettings:
     """The float settings (N_SETTINGS,) and codes (optimizer: 0 SGD, 1 Adam) of a
-    :mod:`swarmreg.decay` chain, and its optimizer state, for :func:`run_epoch`."""
+    :mod:`swarmreg.decay` chain, and its optimizer state, for :class:`EpochRunner`."""
 
     def __init__(self, rules, n_params: int):
         from .. import decay  # the rules' own module: read, never changed
@@ -90,11 +91,33 @@ def _we_grad(w, lam, w0):
 
 
 @njit(**JIT)
-def _forward(theta, X, rows, lo, m, layout, hidden, acts, z):
-    """acts[0][:m] = X[rows[lo:lo + m]]; acts[l + 1][:m] the hidden activations; z[:m] the logits."""
+def _act_in_place(out, bias, hidden, last):
+    """out[s, j] = act(out[s, j] + bias[j]) (no activation on the last layer)."""
+    m, n = out.shape
+    for s in range(m):
+        row = out[s]
+        if last or hidden == 3:
+            for j in range(n):
+                row[j] += bias[j]
+        elif hidden == 0:
+            for j in range(n):
+                row[j] = tanh_(row[j] + bias[j])
+        elif hidden == 1:
+            for j in range(n):
+                row[j] = sigmoid_(row[j] + bias[j])
+        else:
+            for j in range(n):
+                v = row[j] + bias[j]
+                row[j] = v if v > 0 else v * 0
+
+
+@njit(**JIT)
+def _forward(theta, X, rows, lo, m, layout, hidden, acts, offsets, z):
+    """The layers' outputs of the minibatch rows[lo:lo + m]: layer l's input at
+    acts[offsets[l]:][:m·fan_in] as an (m, fan_in) matrix, the logits in z[:m]."""
     L = layout.shape[0]
-    a0 = acts[0]
     d = X.shape[1]
+    a0 = acts[offsets[0]:offsets[0] + m * d].reshape((m, d))
     for s in range(m):
         src = X[rows[lo + s]]
         dst = a0[s]
@@ -103,29 +126,10 @@ def _forward(theta, X, rows, lo, m, layout, hidden, acts, z):
     for l in range(L):
         w0, fan_in, fan_out = layout[l, 0], layout[l, 3], layout[l, 4]
         b0 = w0 + fan_in * fan_out
-        a_in = acts[l]
-        out = z if l == L - 1 else acts[l + 1]
-        b = theta[b0:b0 + fan_out]
-        W = theta[w0:b0].reshape((fan_in, fan_out))   # one view per layer: no view per sample
-        for s in range(m):
-            row = out[s, :fan_out]
-            for j in range(fan_out):
-                row[j] = b[j]
-            x = a_in[s]
-            for i in range(fan_in):
-                xi = x[i]
-                for j in range(fan_out):
-                    row[j] += xi * W[i, j]
-            if l < L - 1:
-                if hidden == 0:
-                    for j in range(fan_out):
-                        row[j] = tanh_(row[j])
-                elif hidden == 1:
-                    for j in range(fan_out):
-                        row[j] = sigmoid_(row[j])
-                elif hidden == 2:
-                    for j in range(fan_out):
-                        row[j] = row[j] if row[j] > 0 else row[j] * 0
+        a_in = acts[offsets[l]:offsets[l] + m * fan_in].reshape((m, fan_in))
+        out = z[:m] if l == L - 1 else acts[offsets[l + 1]:offsets[l + 1] + m * fan_out].reshape((m, fan_out))
+        np.dot(a_in, theta[w0:b0].reshape((fan_in, fan_out)), out)
+        _act_in_place(out, theta[b0:b0 + fan_out], hidden, l == L - 1)
 
 
 @njit(**JIT)
@@ -183,38 +187,28 @@ def _loss_and_delta(z, m, k, target, rows, lo, output, loss, delta):
 
 
 @njit(**JIT)
-def _backward(theta, acts, m, layout, hidden, delta, back, grad):
-    """grad = dD/dθ from delta = dD/dz (m, k): Wᵀ-free, each row an AXPY."""
+def _backward(theta, acts, offsets, m, layout, hidden, dbuf, bbuf, grad):
+    """grad = dD/dθ from dD/dz, held in dbuf[:m·k] as an (m, k) matrix: per layer
+    GW = a_inᵀ·δ, gb = Σ_s δ, and δ ← (δ·Wᵀ) ⊙ act'(a_in) for the layer below."""
     L = layout.shape[0]
     for l in range(L - 1, -1, -1):
         w0, fan_in, fan_out = layout[l, 0], layout[l, 3], layout[l, 4]
         b0 = w0 + fan_in * fan_out
-        a_in = acts[l]
-        for q in range(w0, b0 + fan_out):
-            grad[q] = 0.0
+        a_in = acts[offsets[l]:offsets[l] + m * fan_in].reshape((m, fan_in))
+        delta = dbuf[:m * fan_out].reshape((m, fan_out))
+        np.dot(a_in.T, delta, grad[w0:b0].reshape((fan_in, fan_out)))
         gb = grad[b0:b0 + fan_out]
-        GW = grad[w0:b0].reshape((fan_in, fan_out))
-        W = theta[w0:b0].reshape((fan_in, fan_out))
+        for j in range(fan_out):
+            gb[j] = 0.0
         for s in range(m):
-            ds = delta[s, :fan_out]
-            x = a_in[s]
-            for i in range(fan_in):
-                xi = x[i]
-                for j in range(fan_out):
-                    GW[i, j] += xi * ds[j]
+            ds = delta[s]
             for j in range(fan_out):
                 gb[j] += ds[j]
         if l:
-            # delta_prev = (delta @ Wᵀ) ⊙ act'(a_in), through the output a_in of the layer below
+            back = bbuf[:m * fan_in].reshape((m, fan_in))
+            np.dot(delta, theta[w0:b0].reshape((fan_in, fan_out)).T, back)
             for s in range(m):
-                ds = delta[s, :fan_out]
-                bs = back[s, :fan_in]
-                for i in range(fan_in):
-                    acc = 0.0
-                    for j in range(fan_out):
-                        acc += ds[j] * W[i, j]
-                    bs[i] = acc
-                x = a_in[s]
+                bs, x = back[s], a_in[s]
                 if hidden == 0:
                     for i in range(fan_in):
                         bs[i] *= 1.0 - x[i] * x[i]
@@ -224,8 +218,7 @@ def _backward(theta, acts, m, layout, hidden, delta, back, grad):
                 elif hidden == 2:
                     for i in range(fan_in):
                         bs[i] = bs[i] if x[i] > 0 else 0.0
-                for i in range(fan_in):
-                    delta[s, i] = bs[i]
+            dbuf, bbuf = bbuf, dbuf
 
 
 @njit(**JIT)
@@ -296,18 +289,18 @@ def _step(theta, g, w_old, lr, f, optimizer, slices, velocity, mom1, mom2, t):
 
 @njit(**JIT)
 def _epoch(theta, w_old, X, target, order, batch, layout, hidden, output, loss, lr, f, optimizer, slices,
-           velocity, mom1, mom2, t, acts, z, delta, back, grad):
+           velocity, mom1, mom2, t, acts, offsets, z, dbuf, bbuf, grad):
     n = order.shape[0]
     k = layout[layout.shape[0] - 1, 4]
     done = 0
     for lo in range(0, n, batch):
         m = min(batch, n - lo)
-        _forward(theta, X, order, lo, m, layout, hidden, acts, z)
-        d = _loss_and_delta(z, m, k, target, order, lo, output, loss, delta)
+        _forward(theta, X, order, lo, m, layout, hidden, acts, offsets, z)
+        d = _loss_and_delta(z, m, k, target, order, lo, output, loss, dbuf[:m * k].reshape((m, k)))
         if not math.isfinite(d):
             return False, done, t
         done += m
-        _backward(theta, acts, m, layout, hidden, delta, back, grad)
+        _backward(theta, acts, offsets, m, layout, hidden, dbuf, bbuf, grad)
         for i in range(theta.shape[0]):
             w_old[i] = theta[i]
         t = _step(theta, grad, w_old, lr, f, optimizer, slices, velocity, mom1, mom2, t)
@@ -333,21 +326,23 @@ class EpochRunner:
     def __init__(self, objective, rules, batch: int):
         model = objective.model
         self.settings = RuleSettings(rules, objective.n_params)
-        self.X = np.ascontiguousarray(objective.X)
+        # float64 throughout, as the numpy trainer computes (a float32 objective's inputs are upcast, exactly)
+        self.X = np.ascontiguousarray(objective.X, dtype=np.float64)
         if objective.loss == "cross_entropy":  # one-hot rows from the labels
-            self.target = np.eye(model.n_outputs, dtype=objective.X.dtype)[objective.target]
+            self.target = np.eye(model.n_outputs)[objective.target]
         else:
-            self.target = np.ascontiguousarray(objective.target, dtype=objective.X.dtype)
+            self.target = np.ascontiguousarray(objective.target, dtype=np.float64)
         self.layout = np.array([[l.w_start, l.w_stop, l.b_stop, l.fan_in, l.fan_out] for l in model.layers],
                                np.int64)
         self.codes = (HIDDEN_CODES[model.hidden], OUTPUT_CODES[model.output], LOSS_CODES[objective.loss])
         self.batch = batch
         width = max(model.sizes)
-        dt = objective.X.dtype
-        self.acts = np.empty((len(model.sizes) - 1, batch, width), dt)  # the input and every hidden layer
-        self.z = np.empty((batch, model.n_outputs), dt)
-        self.delta = np.empty((batch, width), np.float64)
-        self.back = np.empty((batch, width), np.float64)
+        sizes = model.sizes[:-1]  # the input and every hidden layer, each a (batch, size) block
+        self.offsets = np.concatenate([[0], np.cumsum([batch * n for n in sizes])]).astype(np.int64)
+        self.acts = np.empty(int(self.offsets[-1]))
+        self.z = np.empty((batch, model.n_outputs))
+        self.dbuf = np.empty(batch * width)
+        self.bbuf = np.empty(batch * width)
         self.grad = np.empty(model.n_params)
 
     def __call__(self, theta, w_old, order, lr: float):
@@ -360,7 +355,7 @@ class EpochRunner:
         t = s.adam.t if s.adam is not None else 0
         ok, done, t = _epoch(theta, w_old, self.X, self.target, order, self.batch, self.layout, *self.codes,
                              float(lr), s.floats, s.optimizer, s.slices, s.velocity, s.m, s.v, t,
-                             self.acts, self.z, self.delta, self.back, self.grad)
+                             self.acts, self.offsets, self.z, self.dbuf, self.bbuf, self.grad)
         if s.adam is not None:
             s.adam.t = t
         return ok, done
