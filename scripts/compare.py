@@ -9,6 +9,7 @@ Prints one row per trainer: medians over the seeds of E = D + R, its parts,
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections import Counter
 
@@ -21,8 +22,9 @@ from swarmreg.result import STATUS_WORDS
 from swarmreg.sweep import expand_runs, parse_spec, run_one
 
 # the trainer configurations and network of the report's main sweep (swarmreg/specs/report-l2.toml)
-TRAINERS = [t.to_toml() for t in default_specs()[0].trainers]
-HIDDEN = list(default_specs()[0].model.hidden)
+MAIN = default_specs()[0]
+TRAINERS = [t.to_toml() for t in MAIN.trainers]
+HIDDEN = list(MAIN.model.hidden)
 
 
 def main(argv=None) -> int:
@@ -42,7 +44,7 @@ def main(argv=None) -> int:
     backend.limit_process()  # small products on one thread (SWARMREG_THREADS to change it)
     try:
         spec = parse_spec({"datasets": [args.dataset], "seeds": args.seeds, "penalty": args.penalty,
-                           "lambdas": [args.lam], "model": {"hidden": args.hidden}, "trainers": TRAINERS},
+                           "lambdas": [args.lam], "model": {"hidden": args.hidden, "activation": MAIN.model.activation}, "trainers": TRAINERS},
                           source="compare")
     except ValueError as exc:
         print(f"compare: error: {str(exc).removeprefix('compare: ')}", file=sys.stderr)  # the spec names it once
@@ -53,7 +55,7 @@ def main(argv=None) -> int:
     cols = ["value", "data_loss", "penalty_value", "weight_sq_norm", "test_loss", score, "seconds", "forward_samples"]
     heads = ["E", "D", "R", "Σw²", "test loss", "test acc" if task == "classification" else "test RMSE",
              "seconds", "fwd samples"]
-    print(f"{args.dataset}, {args.penalty} λ = {args.lam:g}, medians over {args.seeds} seeds")
+    print(f"{args.dataset}, {args.penalty} λ = {args.lam:g}, medians over {args.seeds} seed{'s' * (args.seeds != 1)}")
     print(f"{'trainer':<14}" + "".join(f"{h:>12}" for h in heads) + "  status")
     for t in TRAINERS:
         rs = [r for r in records if r["trainer"] == t["name"]]
@@ -65,4 +67,8 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except BrokenPipeError:  # the reader closed the pipe (`| head`): nothing more to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)

@@ -190,7 +190,8 @@ class BackpropTrainer(Trainer):
         The larger of one step (a minibatch's inputs, every layer's output,
         the backward pass's deltas and derivative temporaries, the loss's) and
         the epoch-end evaluation on all samples (two layers at a time), plus
-        the parameter-sized vectors (theta, its copies, the velocity, the
+        the compiled epoch's buffers (one minibatch's layers, the targets as
+        rows), the parameter-sized vectors (theta, its copies, the velocity, the
         gradient, the penalty terms), the shuffled order and the history
         (:func:`~swarmreg.training.history_bytes`).
 
@@ -214,9 +215,12 @@ class BackpropTrainer(Trainer):
         if item != 8:  # float32 layers meet the float64 gradient: matmul casts its operands
             step += 2 * m * max(model.sizes) * 8
         evaluation = evaluation_memory(model, n, dtype)
+        # the compiled epoch's buffers (numba backend), alive through the epoch-end evaluation: every layer's
+        # input and the logits of one minibatch, two deltas, the gradient and θ in the dtype, the targets as rows
+        runner = (m * (sum(model.sizes[:-1]) + k + 2 * max(model.sizes[1:])) + 2 * model.n_params + n * k) * item
         vectors = (11 if self.optimizer == "adam" else 8) * model.n_params * 8
         rates = 8 * self.epochs  # the schedule's rate of every epoch
-        return (max(step, evaluation) + vectors + 2 * 8 * n + rates
+        return (max(step, evaluation) + runner + vectors + 2 * 8 * n + rates
                 + history_bytes(self.epochs + 2, len(GRADIENT_COLUMNS)))
 
     @held_threads

@@ -593,7 +593,7 @@ def _data_text(records) -> str:
     """The split sizes of each data set the L2 figures draw, and what the losses are measured in."""
     from .data import load_dataset
 
-    bits = []
+    bits, folded = [], False
     for ds in R.datasets(R.main_records(records)):
         r = next(r for r in R.main_records(records) if r["dataset"] == ds)
         config = r["config"]
@@ -603,7 +603,7 @@ def _data_text(records) -> str:
         except (ValueError, KeyError):  # a data set this installation cannot rebuild
             continue
         if r.get("cv"):  # the folds split training and validation rows together
-            n, k = d.n_train + d.n_val, r["cv"]
+            n, k, folded = d.n_train + d.n_val, r["cv"], True
             bits.append(f"{md(ds)} {n}/{d.n_test} ({r['task']}; {k} folds of the {n} for validation, "
                         f"{n // k}–{-(-n // k)} rows each)" if n % k else
                         f"{md(ds)} {n}/{d.n_test} ({r['task']}; {k} folds of {n // k} rows for validation)")
@@ -611,10 +611,12 @@ def _data_text(records) -> str:
         bits.append(f"{md(ds)} {d.n_train}/{d.n_val}/{d.n_test} ({r['task']})")
     text = ("Losses are the data loss D: mean cross-entropy in nats for classification, mean squared error of the "
             "standardized target for regression (features and regression targets are standardized with the "
-            "training part's mean and standard deviation); RMSE is in the target's own units.")
+            "training part's mean and standard deviation" + ("; a fold's runs with those of the rows they train on"
+                                                             if folded else "") +
+            "); RMSE is in the target's own units.")
     if bits:
         head = ("Training/validation/test rows (with cv: training/test rows, validation by the folds): "
-                if any("folds" in b for b in bits) else "Training/validation/test rows: ")
+                if folded else "Training/validation/test rows: ")
         text = head + "; ".join(bits) + ". " + text
     return text
 

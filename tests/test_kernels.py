@@ -376,6 +376,37 @@ def test_the_compiled_epoch_on_deeper_networks_and_full_batch(hidden):
         np.testing.assert_allclose(got.theta, want.theta, rtol=1e-12, atol=1e-14)
 
 
+@pytest.mark.parametrize("sizes, output, loss", [((5, 3), "softmax", "cross_entropy"), ((5, 2), "identity", "mse"),
+                                                 ((5, 6, 4, 3), "softmax", "cross_entropy")])
+@pytest.mark.parametrize("batch", [1, 6, None])
+def test_the_compiled_epoch_on_linear_models_and_any_minibatch(sizes, output, loss, batch):
+    # 37 samples: the last minibatch is short; a linear model has no backward product into a layer below
+    obj = problem(sizes, "relu", output, loss, L2(0.01), n=37)
+    kw = dict(lr=0.02, epochs=3, batch_size=batch, momentum=0.5)
+    with backend.use("numpy"):
+        want = BackpropTrainer(**kw).fit(obj, seed=0)
+    with backend.use("numba"):
+        got = BackpropTrainer(**kw).fit(obj, seed=0)
+    np.testing.assert_allclose(got.theta, want.theta, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_the_compiled_epoch_of_a_float32_objective_agrees_to_float32_precision(optimizer):
+    obj = problem((4, 7, 3), "tanh", "softmax", "cross_entropy", L2(0.01), n=60, dtype=np.float32)
+    kw = dict(lr=0.05, epochs=5, batch_size=8, optimizer=optimizer)
+    with backend.use("numpy"):
+        want = BackpropTrainer(**kw).fit(obj, seed=0)
+    with backend.use("numba"):
+        got = BackpropTrainer(**kw).fit(obj, seed=0)
+    np.testing.assert_allclose(got.theta, want.theta, rtol=1e-4, atol=1e-6)
+    # and in float32, not float64: on the very same (float32-rounded) data a float64 objective's run
+    # differs by float32 rounding, not by float64's
+    same = RegularizedError(obj.model, obj.X.astype(np.float64), obj.target, loss=obj.loss, penalty=obj.penalty)
+    with backend.use("numba"):
+        wide = BackpropTrainer(**kw).fit(same, seed=0)
+    assert np.max(np.abs(got.theta - wide.theta) / np.abs(wide.theta)) > 1e-7
+
+
 def test_a_diverging_run_ends_the_same_way_on_both_backends():
     obj = problem((2, 8, 1), "tanh", "identity", "mse", None, n=30)
     with backend.use("numpy"):

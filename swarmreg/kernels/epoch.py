@@ -289,18 +289,21 @@ def _step(theta, g, w_old, lr, f, optimizer, slices, velocity, mom1, mom2, t):
 
 @njit(**JIT)
 def _epoch(theta, w_old, X, target, order, batch, layout, hidden, output, loss, lr, f, optimizer, slices,
-           velocity, mom1, mom2, t, acts, offsets, z, dbuf, bbuf, grad):
+           velocity, mom1, mom2, t, acts, offsets, z, dbuf, bbuf, grad, weights, cast):
     n = order.shape[0]
     k = layout[layout.shape[0] - 1, 4]
     done = 0
     for lo in range(0, n, batch):
         m = min(batch, n - lo)
-        _forward(theta, X, order, lo, m, layout, hidden, acts, offsets, z)
+        if cast:  # the passes run in the objective's dtype, θ rounded to it as the numpy trainer does
+            for i in range(theta.shape[0]):
+                weights[i] = theta[i]
+        _forward(weights, X, order, lo, m, layout, hidden, acts, offsets, z)
         d = _loss_and_delta(z, m, k, target, order, lo, output, loss, dbuf[:m * k].reshape((m, k)))
         if not math.isfinite(d):
             return False, done, t
         done += m
-        _backward(theta, acts, offsets, m, layout, hidden, dbuf, bbuf, grad)
+        _backward(weights, acts, offsets, m, layout, hidden, dbuf, bbuf, grad)
         for i in range(theta.shape[0]):
             w_old[i] = theta[i]
         t = _step(theta, grad, w_old, lr, f, optimizer, slices, velocity, mom1, mom2, t)
@@ -327,23 +330,27 @@ class EpochRunner:
         model = objective.model
         self.settings = RuleSettings(rules, objective.n_params)
         # float64 throughout, as the numpy trainer computes (a float32 objective's inputs are upcast, exactly)
-        self.X = np.ascontiguousarray(objective.X, dtype=np.float64)
+        # the forward and backward passes run in the objective's dtype, as the numpy trainer's do
+        dt = objective.X.dtype
+        self.X = np.ascontiguousarray(objective.X)
         if objective.loss == "cross_entropy":  # one-hot rows from the labels
-            self.target = np.eye(model.n_outputs)[objective.target]
+            self.target = np.eye(model.n_outputs, dtype=dt)[objective.target]
         else:
-            self.target = np.ascontiguousarray(objective.target, dtype=np.float64)
+            self.target = np.ascontiguousarray(objective.target, dtype=dt)
         self.layout = np.array([[l.w_start, l.w_stop, l.b_stop, l.fan_in, l.fan_out] for l in model.layers],
                                np.int64)
         self.codes = (HIDDEN_CODES[model.hidden], OUTPUT_CODES[model.output], LOSS_CODES[objective.loss])
         self.batch = batch
-        width = max(model.sizes)
+        width = max(model.sizes[1:])  # the widest δ: a hidden layer or the output
         sizes = model.sizes[:-1]  # the input and every hidden layer, each a (batch, size) block
         self.offsets = np.concatenate([[0], np.cumsum([batch * n for n in sizes])]).astype(np.int64)
-        self.acts = np.empty(int(self.offsets[-1]))
-        self.z = np.empty((batch, model.n_outputs))
-        self.dbuf = np.empty(batch * width)
-        self.bbuf = np.empty(batch * width)
-        self.grad = np.empty(model.n_params)
+        self.acts = np.empty(int(self.offsets[-1]), dt)
+        self.z = np.empty((batch, model.n_outputs), dt)
+        self.dbuf = np.empty(batch * width, dt)
+        self.bbuf = np.empty(batch * width, dt)
+        self.grad = np.empty(model.n_params, dt)
+        self.cast = dt != np.float64
+        self.weights = np.empty(model.n_params if self.cast else 0, dt)  # θ in that dtype, when it is not float64
 
     def __call__(self, theta, w_old, order, lr: float):
         """One epoch over ``order`` at rate ``lr``; (finite, samples stepped on).
@@ -355,7 +362,8 @@ class EpochRunner:
         t = s.adam.t if s.adam is not None else 0
         ok, done, t = _epoch(theta, w_old, self.X, self.target, order, self.batch, self.layout, *self.codes,
                              float(lr), s.floats, s.optimizer, s.slices, s.velocity, s.m, s.v, t,
-                             self.acts, self.offsets, self.z, self.dbuf, self.bbuf, self.grad)
+                             self.acts, self.offsets, self.z, self.dbuf, self.bbuf, self.grad,
+                             self.weights if self.cast else theta, self.cast)
         if s.adam is not None:
             s.adam.t = t
         return ok, done
