@@ -198,7 +198,6 @@ def _fmt(v) -> str:
     return str(v)
 
 
-
 def _builtin_spec(name: str) -> dict:
     """A built-in report spec as TOML data (read directly: the report module loads matplotlib)."""
     from importlib import resources

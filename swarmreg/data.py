@@ -75,6 +75,7 @@ _INTEGER = re.compile(r"[+-]?\d+(?:\.0*)?\Z", re.ASCII)
 # The Dataset
 # ----------------------------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True, eq=False, repr=False)
 class Dataset:
     """A data set split into training, validation and test parts, standardized with training statistics.
@@ -326,6 +327,7 @@ class Dataset:
 # Argument checks
 # ----------------------------------------------------------------------------------------------------------
 
+
 def _is_real(x) -> bool:
     return isinstance(x, numbers.Real) and not isinstance(x, (bool, np.bool_))
 
@@ -370,6 +372,7 @@ def _short(text: str, limit: int = 40) -> str:
 # ----------------------------------------------------------------------------------------------------------
 # Splitting and standardizing
 # ----------------------------------------------------------------------------------------------------------
+
 
 def _round_half_up(x: float) -> int:
     return int(math.floor(x + 0.5))
@@ -490,6 +493,7 @@ def _build(name, task, X, y, feature_names, class_names, seed, test_fraction, va
 # ----------------------------------------------------------------------------------------------------------
 # CSV reading
 # ----------------------------------------------------------------------------------------------------------
+
 
 def _parse_number(cell: str, where: str, line: int, column: str) -> float:
     """One finite float from a cell, or ValueError naming file, line and column."""
@@ -796,6 +800,7 @@ def load_csv(path, target: str, task: str | None = None, seed: int = 0, test_fra
 # Synthetic generators
 # ----------------------------------------------------------------------------------------------------------
 
+
 def sine_curve(x) -> np.ndarray:
     """The true curve of the "sine" set: sin(2πx).
 
@@ -912,6 +917,7 @@ _MAKERS = {"sine": make_sine, "moons": make_moons, "quadratic": make_quadratic}
 # ----------------------------------------------------------------------------------------------------------
 # Public entry points
 # ----------------------------------------------------------------------------------------------------------
+
 
 def available() -> tuple:
     """Names accepted by :func:`load_dataset`: the shipped real sets, then the synthetic ones."""

@@ -166,6 +166,7 @@ def behaviour_verdict(smaller: int, convergent: int, total: int) -> str:
     return (f"{holds(smaller, 'the smaller networks')}; {holds(convergent, 'the more convergent swarms')} — "
             "two medians per pair compared, not a test.")
 
+
 def decay_forms_text(rows) -> str | None:
     """Whether the coupled decay forms and AdamW sit on the diagonal (effective λ = nominal λ).
 

@@ -28,6 +28,7 @@ __all__ = ["LBFGSTrainer"]
 
 HISTORY_PAIRS = 10  # the (s, y) pairs L-BFGS-B keeps (maxcor, scipy's default)
 
+
 class _Problem:
     """The smooth function L-BFGS-B sees, its bounds, and the map back to θ.
 

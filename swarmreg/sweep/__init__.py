@@ -37,6 +37,7 @@ __all__ = ["run_sweep", "execute_sweep", "SweepCounts", "Spec", "TrainerSpec", "
            "WorkerLost", "ExecutorLost", "RESULTS_FILE", "ON_CHANGE", "TRAINER_KINDS", "MEANINGS", "check_out",
            "HISTORY_ROWS", "NEAR_ZERO", "MAX_GRID", "CONNECT_TIMEOUT", "WORKER_BYTES"]
 
+
 @dataclass(frozen=True)
 class SweepCounts:
     """What :func:`execute_sweep` did: ``total`` runs in the spec, ``done_before`` of them
