@@ -35,6 +35,7 @@ def main(argv=None) -> int:
     p.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1, each a split and a start (default: 3)")
     p.add_argument("--hidden", type=int, nargs="*", default=HIDDEN,
                    help=f"hidden widths (default: the report's, {' '.join(map(str, HIDDEN))})")
+
     def refuse(message):  # one line, status 2, like the swarmreg command
         print(f"compare: error: {message}", file=sys.stderr)
         raise SystemExit(2)
@@ -43,9 +44,9 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     backend.limit_process()  # small products on one thread (SWARMREG_THREADS to change it)
     try:
+        model = {"hidden": args.hidden, "activation": MAIN.model.activation}
         spec = parse_spec({"datasets": [args.dataset], "seeds": args.seeds, "penalty": args.penalty,
-                           "lambdas": [args.lam], "model": {"hidden": args.hidden, "activation": MAIN.model.activation}, "trainers": TRAINERS},
-                          source="compare")
+                           "lambdas": [args.lam], "model": model, "trainers": TRAINERS}, source="compare")
     except ValueError as exc:
         print(f"compare: error: {str(exc).removeprefix('compare: ')}", file=sys.stderr)  # the spec names it once
         return 2

@@ -329,7 +329,6 @@ class EpochRunner:
     def __init__(self, objective, rules, batch: int):
         model = objective.model
         self.settings = RuleSettings(rules, objective.n_params)
-        # float64 throughout, as the numpy trainer computes (a float32 objective's inputs are upcast, exactly)
         # the forward and backward passes run in the objective's dtype, as the numpy trainer's do
         dt = objective.X.dtype
         self.X = np.ascontiguousarray(objective.X)
