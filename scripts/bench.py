@@ -800,7 +800,7 @@ class Config:
         self.synthetic_epochs = 2 if quick else 20
         self.iris_epochs = 5 if quick else 200
         self.backprop_reps = 1 if quick else 5
-        self.sweep = {"seeds": 4, "lambdas": "[0.0, 0.0001, 0.001, 0.01, 0.1, 1.0]", "iterations": 3000,
+        self.sweep = {"seeds": 8, "lambdas": "[0.0, 0.0001, 0.001, 0.01, 0.1, 1.0]", "iterations": 3000,
                       "epochs": 1000}
         self.sweep_reps = 3
         self.particles_grid = [10, 30, 100] if quick else [10, 20, 50, 100, 200, 500, 1000]
