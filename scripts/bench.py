@@ -794,7 +794,7 @@ class Config:
         self.iterations = ({"iris": 40, "30-16-2": 20, "iris, 1,000 particles": 5} if quick else
                            {"iris": 1000, "30-16-2": 300, "iris, 1,000 particles": 60})
         self.seeds = ({"iris": 2, "30-16-2": 1, "iris, 1,000 particles": 1} if quick else
-                      {"iris": 5, "30-16-2": 3, "iris, 1,000 particles": 3})
+                      {"iris": 5, "30-16-2": 5, "iris, 1,000 particles": 5})
         self.kernel_calls = 20 if quick else 300
         self.synthetic_n = 1000 if quick else 5000
         self.synthetic_epochs = 2 if quick else 20
