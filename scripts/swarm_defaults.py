@@ -1,6 +1,6 @@
 """How close each swarm variant comes to the L-BFGS optimum at the report's budget.
 
-    python scripts/swarm_defaults.py                    # iris, wine, breast_cancer, 3 seeds (≈ 15 min on 2 cores)
+    python scripts/swarm_defaults.py                    # iris, wine, breast_cancer, 3 seeds (≈ 5 min on 2 cores)
     python scripts/swarm_defaults.py --datasets iris --seeds 1 --variants default "plain gbest"
     python scripts/swarm_defaults.py --large            # networks of more than 1,000 parameters (needs scikit-learn)
 
