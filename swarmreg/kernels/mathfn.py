@@ -10,7 +10,9 @@ chosen when a kernel is compiled for its dtype (:func:`exp_`, :func:`tanh_`,
 Accuracy, measured against numpy over 10⁶ values from −745 to 709 (exp),
 10⁻³⁰⁰ to 10³⁰⁰ (log) and ±20 (tanh): at most 4 ulp in float64 and in
 float32, but for tanh: at most 5 ulp (float32: measured over every float32)
-(``tests/test_kernels.py`` checks a sample).
+(``tests/test_kernels.py`` checks a sample).  These figures are for the
+kernels as compiled on a CPU with fused multiply-add, which numba uses where
+the CPU has it; without (``NUMBA_CPU_NAME=generic``) float32 tanh reaches 6.
 
 * exp, expm1: t = k·ln 2 + r with |r| ≤ ln 2 / 2 (Cody & Waite's two-part
   ln 2), expm1(r) = r + r²·g(r) with g a Chebyshev fit of degree 9 in
@@ -22,15 +24,17 @@ float32, but for tanh: at most 5 ulp (float32: measured over every float32)
 * tanh(x) = −expm1(−2|x|) / (2 + expm1(−2|x|)), with the sign of x, in
   float64: no cancellation at any x; |x| is capped at 20, beyond which tanh
   rounds to ±1.  There e^r is exp's Padé approximant of order [6/6] (within
-  1.9e−19 on the interval) rather than the polynomial, so that expm1's
-  division and tanh's merge into one: three operations fewer (the float64
-  swarm evaluation on iris runs in 0.93 of its time), at most 5 ulp
+  1.9e−19 on the interval) instead of the degree-9 polynomial: its numerator
+  and denominator fold into tanh's one division, two operations fewer (the
+  float64 swarm evaluation on iris ran in 0.93 of its time), at most 5 ulp
   (measured over 1.2·10⁷ values).  In float32, x·P(x²)/Q(x²) with P of
   degree 6 and Q of degree 3, fitted on |x| ≤ 9 and used with |x| capped at
-  8.25 (so that it never exceeds 1; beyond, it is within 1 ulp of ±1): its
-  rounding errors, not the fit's 0.11 ulp, make the 5 ulp, and it costs
-  about two-thirds of the operations (the float32 swarm evaluation on iris
-  runs in 0.82–0.86 of its time).
+  8.125 (so that it never exceeds 1, with or without fused multiply-add;
+  beyond, it is within 2 ulp of ±1): 14 operations instead of 22 (the
+  float32 swarm evaluation on iris ran in 0.82–0.86 of its time); its
+  rounding errors, not the fit's (0.37 ulp with its float32 coefficients),
+  make the 5 ulp.  Neither form is monotone at float resolution: a float's
+  successor can map a few ulp lower.
 * log(x) = e·ln 2 + 2·atanh(s), s = (m − 1)/(m + 1), x = m·2ᵉ with
   m ∈ [√½, √2), by the odd series of atanh (|s| ≤ 0.172).
 * sigmoid(x) = 1/(1 + e^{−|x|}), or e^{−|x|}/(1 + e^{−|x|}) for x < 0.
@@ -38,8 +42,9 @@ float32, but for tanh: at most 5 ulp (float32: measured over every float32)
   cross-entropy), by Goldberg's log1p(u) = log(1 + u)·u/((1 + u) − 1).
 
 Inputs must be finite and not huge: the clamps that keep the bit tricks in
-range (and let the loops vectorize) map NaN and ±inf to finite numbers.  The
-kernels never pass them such inputs (see :mod:`swarmreg.kernels.forward`).
+range (and let the loops vectorize) give meaningless results for NaN and
+±inf (some finite, some NaN).  The kernels never pass them such inputs (see
+:mod:`swarmreg.kernels.forward`).
 """
 
 from __future__ import annotations
@@ -104,8 +109,9 @@ G32 = tuple(F32(c) for c in (0.0013926175888627768, 0.008363173343241215, 0.0416
 TP32 = tuple(F32(c) for c in (-8.488606e-14, 5.2779177e-11, -2.0225169e-08, 1.1154293e-05, 0.0031039545, 0.13084008,
                               1.0))
 TQ32 = tuple(F32(c) for c in (0.00025461428, 0.024495171, 0.46417335, 1.0))
-# |x| is capped below 9, where the rounded fit would exceed 1 (from 8.2628 on), so that |tanh| ≤ 1
-TANH_CAP32 = F32(8.25)
+# |x| is capped below where the rounded fit would exceed 1: from 8.2628 on with fused multiply-add,
+# 8.1403 without; so |tanh| ≤ 1
+TANH_CAP32 = F32(8.125)
 # float64 tanh: e^r = P(r)/P(−r), P the numerator of exp's Padé approximant of order [6/6],
 # P(r) = Σ_k (12 − k)!·6!/(12!·k!·(6 − k)!)·r^k = E(r²) + r·O(r²), within a relative
 # 1.9e−19 of e^r on |r| ≤ ln 2 / 2 (checked at 50 digits).  PE64 = E's coefficients and
@@ -154,7 +160,7 @@ def _expm1_64(t):
 @njit(inline="always", **JIT)
 def _tanh64(x):
     # t = −2|x| = k·ln 2 + r; e^r = (E + N/2)/(E − N/2) (Padé [6/6], module docstring) and
-    # tanh = −expm1(t)/(2 + expm1(t)) = −A/(A + 2D), A = expm1(t)·D, over one division
+    # tanh = −expm1(t)/(2 + expm1(t)) = −A/(A + 2D), A = expm1(t)·D: Padé's division is tanh's
     t = -2.0 * min(abs(x), 20.0)
     k = np.floor(t * INV_LN2 + 0.5)
     r = (t - k * LN2_HI) - k * LN2_LO
@@ -248,7 +254,7 @@ def _expm1_32(t):
 
 @njit(inline="always", **JIT)
 def _tanh32(x):
-    # x·P(x²)/Q(x²) (module docstring): 13 operations, where e^x's route takes about 20
+    # x·P(x²)/Q(x²) (module docstring): 14 operations, where e^x's route took 22
     x = min(max(x, -TANH_CAP32), TANH_CAP32)
     t = x * x
     p = TP32[0]
