@@ -19,14 +19,21 @@ import numbers
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import expit
-
 from . import checks
 
 __all__ = ["MLP", "Layer", "HIDDEN_ACTIVATIONS", "OUTPUT_ACTIVATIONS"]
 
 HIDDEN_ACTIVATIONS = ("tanh", "sigmoid", "relu", "identity")
 OUTPUT_ACTIVATIONS = ("identity", "softmax", "sigmoid")
+
+
+def expit(z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """The logistic function, ``scipy.special.expit``; scipy is imported when first
+    needed, so that a process that never evaluates a sigmoid with numpy (a sweep's
+    worker on the compiled backend) starts without it."""
+    from scipy.special import expit as logistic
+
+    return logistic(z, out=out)
 
 
 def activate(name: str, z: np.ndarray) -> np.ndarray:

@@ -15,10 +15,9 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
-from scipy.special import expit
 
 from . import backend, checks
-from .model import MLP, check_finite, softmax
+from .model import MLP, check_finite, expit, softmax
 from .penalties import L1, L2, ElasticNet, WeightElimination, make_penalty, soft_threshold  # re-exported
 
 __all__ = ["L2", "L1", "ElasticNet", "WeightElimination", "RegularizedError", "LOSSES", "make_penalty", "soft_threshold",

@@ -18,7 +18,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.optimize import minimize
 
 from . import checks
 from .result import GRADIENT_COLUMNS, TrainResult
@@ -220,6 +219,8 @@ class LBFGSTrainer(Trainer):
 
         # Overflow at a wild trial point shows as a non-finite E, which the
         # line search backs off from; numpy's warnings are silenced.
+        from scipy.optimize import minimize   # here: a process that never runs L-BFGS starts without it
+
         with np.errstate(over="ignore", invalid="ignore"):
             res = minimize(problem, problem.z0, jac=True, method="L-BFGS-B", bounds=problem.bounds,
                            callback=on_iteration,

@@ -23,7 +23,6 @@ the parent's to handle.
 
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures as cf
 import contextlib
 import functools
@@ -500,7 +499,7 @@ def _connect(Client, scheduler: str, timeout: float):
     exc = box.get("error")
     if isinstance(exc, (KeyboardInterrupt, SystemExit)):
         raise exc
-    if exc is None or isinstance(exc, (TimeoutError, asyncio.TimeoutError)) or "Timed out" in str(exc):
+    if exc is None or isinstance(exc, TimeoutError) or "Timed out" in str(exc):
         raise ValueError(f"--scheduler {scheduler}: no Dask scheduler answered within {timeout:g} s")
     # anything else a peer or an address can cause (a refusal, a service that is not Dask, a malformed
     # address) is what the user asked for, in one line
