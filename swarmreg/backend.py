@@ -30,7 +30,7 @@ import os
 from . import checks
 
 __all__ = ["BACKENDS", "ENV_BACKEND", "ENV_THREADS", "numba_available", "resolve", "threads", "use",
-           "blas_threads", "limit_process"]
+           "blas_threads", "limit_process", "load_blas"]
 
 BACKENDS = ("auto", "numpy", "numba")
 ENV_BACKEND = "SWARMREG_BACKEND"
@@ -106,12 +106,21 @@ def use(backend: str | None = None, threads: int | None = None):
         _chosen.update(before)
 
 
+def load_blas() -> None:
+    """Load every BLAS a fit may call, so that a thread limit set now reaches all of them:
+    numpy's, and scipy's (L-BFGS and the compiled kernels' matrix products call it), which
+    scipy loads with ``scipy.linalg``.  scipy is otherwise imported only where it is used."""
+    import numpy  # noqa: F401
+    import scipy.linalg  # noqa: F401
+
+
 @functools.lru_cache(maxsize=1)
 def _controller():
-    """threadpoolctl's view of the BLAS libraries this process has loaded, read once (reading it
-    scans every loaded library: a millisecond and a few hundred kB each time)."""
+    """threadpoolctl's view of the BLAS libraries (every one a fit may call, :func:`load_blas`),
+    read once (reading it scans every loaded library: a millisecond and a few hundred kB each time)."""
     from threadpoolctl import ThreadpoolController
 
+    load_blas()
     return ThreadpoolController()
 
 
@@ -119,8 +128,8 @@ def _controller():
 def blas_threads():
     """BLAS limited to :func:`threads` for the block (threadpoolctl), then restored.
 
-    The libraries are those loaded when the first fit of the process started (numpy's BLAS
-    among them); one loaded later is left as it is."""
+    The libraries are numpy's and scipy's BLAS (:func:`load_blas`) and any other loaded when
+    the first fit of the process started; one loaded later is left as it is."""
     with _controller().limit(limits=threads(), user_api="blas"):
         yield
 
@@ -129,4 +138,5 @@ def limit_process() -> None:
     """Limit BLAS to :func:`threads` for the rest of this process (commands and scripts)."""
     from threadpoolctl import threadpool_limits
 
+    load_blas()
     threadpool_limits(limits=threads(), user_api="blas")

@@ -82,9 +82,10 @@ def _pin_blas() -> None:
     """Hold BLAS, and every computation of swarmreg's, to one thread in this worker process."""
     from threadpoolctl import threadpool_limits
 
-    from ..backend import ENV_THREADS
+    from ..backend import ENV_THREADS, load_blas
 
     os.environ[ENV_THREADS] = "1"
+    load_blas()   # scipy's BLAS too, which a worker would otherwise load later, with a thread per core
     threadpool_limits(1)
 
 

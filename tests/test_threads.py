@@ -1,0 +1,98 @@
+"""Thread discipline: inside a fit and in a sweep's worker, every BLAS the fit can call runs on
+SWARMREG_THREADS threads (1 by default), whatever was imported before and whichever library
+loads first.  Each check runs in a fresh interpreter, since what a process has loaded decides it."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+pytest.importorskip("threadpoolctl")
+
+# A fit whose callback reads, from inside the fit, the thread count of every BLAS loaded by
+# then.  Nothing but the trainer and the objective is imported first, so the compiled
+# kernels (numba's matrix products call scipy's BLAS) and L-BFGS load what they need late.
+FIT = """
+import json, sys
+import numpy as np
+from threadpoolctl import threadpool_info
+from swarmreg.{module} import {trainer}
+from swarmreg.objective import RegularizedError
+from swarmreg.model import MLP
+
+seen = []
+
+def look(info):
+    seen.extend((d["filepath"], d["num_threads"]) for d in threadpool_info() if d["user_api"] == "blas")
+    raise StopIteration
+
+rng = np.random.default_rng(0)
+X, y = rng.standard_normal((300, 30)), rng.integers(0, 2, 300)
+objective = RegularizedError(MLP([30, 16, 2], output="softmax"), X, y)
+{trainer}({options}).fit(objective, seed=0, callback=look)
+print(json.dumps(seen))
+"""
+
+WORKER = """
+import json
+from swarmreg.sweep import ProcessExecutor
+
+def blas(_):
+    from threadpoolctl import threadpool_info
+    import numpy as np
+    from swarmreg.swarm import SwarmTrainer
+    from swarmreg.objective import RegularizedError
+    from swarmreg.model import MLP
+    rng = np.random.default_rng(0)
+    obj = RegularizedError(MLP([30, 16, 2], output="softmax"), rng.standard_normal((300, 30)),
+                           rng.integers(0, 2, 300))
+    SwarmTrainer(particles=20, iterations=2).fit(obj, seed=0)
+    return [(d["filepath"], d["num_threads"]) for d in threadpool_info() if d["user_api"] == "blas"]
+
+if __name__ == "__main__":
+    with ProcessExecutor(1) as pool:
+        print(json.dumps(next(iter(pool.map_unordered(blas, [None])))))
+"""
+
+
+def _default_env(**extra):
+    """This environment without any thread setting (as a user runs swarmreg), plus ``extra``."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("SWARMREG_THREADS", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+    env.update(extra)
+    return env
+
+
+def _run(code, env, tmp_path):
+    script = tmp_path / "probe.py"
+    script.write_text(code)
+    out = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=300,
+                         cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _blas_files(pairs):
+    return {path for path, _ in pairs}
+
+
+@pytest.mark.parametrize("module, trainer, options", [
+    ("swarm", "SwarmTrainer", "particles=20, iterations=3"),
+    ("reference", "LBFGSTrainer", "max_iter=5"),
+    ("backprop", "BackpropTrainer", "epochs=2, batch_size=32"),
+])
+@pytest.mark.parametrize("threads", [None, "2"])
+def test_every_blas_runs_on_the_set_threads_inside_a_fit(module, trainer, options, threads, tmp_path):
+    env = _default_env() if threads is None else _default_env(SWARMREG_THREADS=threads)
+    seen = _run(FIT.format(module=module, trainer=trainer, options=options), env, tmp_path)
+    assert len(_blas_files(seen)) >= 2, seen   # numpy's and scipy's BLAS are both loaded by then
+    want = 1 if threads is None else min(int(threads), os.cpu_count() or 1)
+    assert {n for _, n in seen} == {want}, seen
+
+
+def test_a_sweep_worker_runs_every_blas_on_one_thread(tmp_path):
+    seen = _run(WORKER, _default_env(), tmp_path)
+    assert len(_blas_files(seen)) >= 2, seen
+    assert {n for _, n in seen} == {1}, seen
