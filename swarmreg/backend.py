@@ -23,6 +23,7 @@ context every fit runs in.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import functools
 import importlib.util
 import os
@@ -36,6 +37,9 @@ BACKENDS = ("auto", "numpy", "numba")
 ENV_BACKEND = "SWARMREG_BACKEND"
 ENV_THREADS = "SWARMREG_THREADS"
 _chosen = {"backend": None, "threads": None}   # set by use(); None: the environment decides
+# The environment's two settings as a fit read them when it started (blas_threads), so that its
+# iterations do not read the environment again; per thread (a context variable), None outside fits.
+_fit_env = contextvars.ContextVar("swarmreg_fit_env", default=None)
 
 
 @functools.lru_cache(maxsize=1)
@@ -64,7 +68,7 @@ def resolve(name: str | None = None) -> str:
         For an unknown name, or "numba" when numba is not installed.
     """
     if name is None:
-        name = _chosen["backend"] or _check_backend(os.environ.get(ENV_BACKEND, "auto"), ENV_BACKEND)
+        name = _chosen["backend"] or _env_backend()
     else:
         _check_backend(name, "backend")
     if name == "auto":
@@ -74,10 +78,24 @@ def resolve(name: str | None = None) -> str:
     return name
 
 
+def _env_backend() -> str:
+    held = _fit_env.get()
+    if held is not None and held[0] is not None:
+        return held[0]
+    return _check_backend(os.environ.get(ENV_BACKEND, "auto"), ENV_BACKEND)
+
+
 def threads() -> int:
     """Threads a computation may use: what :func:`use` set, else ``SWARMREG_THREADS``, else 1."""
     if _chosen["threads"] is not None:
         return _chosen["threads"]
+    held = _fit_env.get()
+    if held is not None and held[1] is not None:
+        return held[1]
+    return _env_threads()
+
+
+def _env_threads() -> int:
     raw = os.environ.get(ENV_THREADS)
     if raw is None or raw == "":
         return 1
@@ -129,9 +147,18 @@ def blas_threads():
     """BLAS limited to :func:`threads` for the block (threadpoolctl), then restored.
 
     The libraries are numpy's and scipy's BLAS (:func:`load_blas`) and any other loaded when
-    the first fit of the process started; one loaded later is left as it is."""
-    with _controller().limit(limits=threads(), user_api="blas"):
-        yield
+    the first fit of the process started; one loaded later is left as it is.  The environment's
+    settings are read once, here: within the block (a fit), :func:`resolve` and :func:`threads`
+    return what they were when it began, unless :func:`use` sets another."""
+    # (a setting that use() holds is not read: its environment variable may be unset or wrong)
+    env = (_env_backend() if _chosen["backend"] is None else None,
+           _env_threads() if _chosen["threads"] is None else None)
+    token = _fit_env.set(env)
+    try:
+        with _controller().limit(limits=threads(), user_api="blas"):
+            yield
+    finally:
+        _fit_env.reset(token)
 
 
 def limit_process() -> None:

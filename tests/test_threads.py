@@ -96,3 +96,71 @@ def test_a_sweep_worker_runs_every_blas_on_one_thread(tmp_path):
     seen = _run(WORKER, _default_env(), tmp_path)
     assert len(_blas_files(seen)) >= 2, seen
     assert {n for _, n in seen} == {1}, seen
+
+
+def _small_objective():
+    import numpy as np
+
+    from swarmreg.model import MLP
+    from swarmreg.objective import RegularizedError
+
+    rng = np.random.default_rng(0)
+    return RegularizedError(MLP([3, 4, 2], output="softmax"), rng.standard_normal((20, 3)), rng.integers(0, 2, 20))
+
+
+def test_a_fit_reads_the_environment_when_it_starts_and_use_still_overrides_it(monkeypatch):
+    from swarmreg import backend
+    from swarmreg.swarm import SwarmTrainer
+
+    monkeypatch.delenv("SWARMREG_THREADS", raising=False)
+    seen = []
+
+    def look(info):
+        monkeypatch.setenv("SWARMREG_THREADS", "3")   # mid-fit: not this fit's setting
+        seen.append(backend.threads())
+        with backend.use(threads=2):                  # use() wins, inside a fit as outside
+            seen.append(backend.threads())
+        seen.append(backend.threads())
+        if len(seen) >= 6:
+            raise StopIteration
+
+    SwarmTrainer(particles=5, iterations=10).fit(_small_objective(), seed=0, callback=look)
+    assert seen == [1, 2, 1, 1, 2, 1]
+    assert backend.threads() == 3                     # after the fit, the environment again
+
+
+def test_a_bad_environment_setting_is_refused_when_the_fit_starts(monkeypatch):
+    from swarmreg import backend
+    from swarmreg.swarm import SwarmTrainer
+
+    monkeypatch.setenv("SWARMREG_BACKEND", "fortran")
+    with pytest.raises(ValueError, match="SWARMREG_BACKEND"):
+        SwarmTrainer(particles=5, iterations=2).fit(_small_objective(), seed=0)
+    with backend.use("numpy"):                        # a setting use() holds is not read
+        assert SwarmTrainer(particles=5, iterations=2).fit(_small_objective(), seed=0).iterations == 1
+
+
+def test_fits_in_two_threads_keep_their_own_settings(monkeypatch):
+    import threading
+
+    from swarmreg import backend
+    from swarmreg.swarm import SwarmTrainer
+
+    monkeypatch.setenv("SWARMREG_THREADS", "1")
+    started, together, seen = threading.Event(), threading.Barrier(2, timeout=60), {}
+
+    def fit(name):
+        def look(info):
+            seen.setdefault(name, set()).add(backend.threads())
+            started.set()
+            if info["iteration"] == 1:
+                together.wait()                       # both fits are running here
+        SwarmTrainer(particles=5, iterations=4).fit(_small_objective(), seed=0, callback=look)
+
+    a = threading.Thread(target=fit, args=("a",))
+    a.start()
+    assert started.wait(timeout=60)                   # "a" has read its settings
+    monkeypatch.setenv("SWARMREG_THREADS", "2")       # read by the fit that starts now, not by "a"
+    fit("b")
+    a.join(timeout=60)
+    assert seen == {"a": {1}, "b": {2}}
