@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import operator
 from dataclasses import dataclass, field, fields
 
 import numpy as np
@@ -136,9 +137,15 @@ class History:
     def __init__(self, columns=HISTORY_COLUMNS):
         self.columns = tuple(columns)
         self._rows: list[tuple] = []
+        self._pick = operator.itemgetter(*self.columns) if len(self.columns) > 1 else \
+            (lambda row, c=self.columns[0]: (row[c],))
 
     def append(self, **row) -> None:
-        self._rows.append(tuple(row[c] for c in self.columns))
+        self.add(row)
+
+    def add(self, row: dict) -> None:
+        """Append the row held in a dict (its other keys ignored)."""
+        self._rows.append(self._pick(row))
 
     def __len__(self) -> int:
         return len(self._rows)

@@ -149,7 +149,7 @@ class FitLog:
 
     def append(self, row: dict) -> dict:
         """Add ``row`` to the history and return it."""
-        self.history.append(**row)
+        self.history.add(row)
         return row
 
     def halt(self, row: dict, theta: np.ndarray) -> bool:
