@@ -1,6 +1,7 @@
 """Where the hot loops run: numpy or compiled kernels, and on how many threads.
 
-Two settings, each read from the environment unless set in code:
+Two settings, each read from the environment unless set in code (a fit reads the
+environment once, when it starts):
 
 ``SWARMREG_BACKEND`` — "auto" (the default), "numpy" or "numba".
     "auto" runs the compiled kernels of :mod:`swarmreg.kernels` when numba is
