@@ -698,7 +698,7 @@ def markdown(res: dict, rows, others, cfg) -> str:
     cells = 100 * 20 * 150
     L += ["", f"The kernel costs {k['float64']['floor'] / cells * 1e9:.2f} ns (float64) and "
           f"{k['float32']['floor'] / cells * 1e9:.2f} ns (float32) per hidden activation, tanh included: tanh is "
-          "the largest part of it (about 25 vector operations per value in float64, 14 in float32, one of them a "
+          "the largest part of it (21 vector operations per value in float64, 14 in float32, one of them a "
           "division)."]
     # 3.
     L += ["", "## 3. Backprop epoch against scikit-learn", "",

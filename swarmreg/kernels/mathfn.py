@@ -22,7 +22,9 @@ the CPU has it; without (``NUMBA_CPU_NAME=generic``) float32 tanh reaches 6.
   floats are whole numbers, so the addition rounds t/ln 2 to the nearest
   integer k, y minus the constant is k, and y's low bits, k plus the
   exponent bias, shifted into the exponent field are 2ᵏ: three operations
-  where floor, a bias, a scaling and a conversion took five.  Results are
+  where floor, a bias, a scaling and a conversion would take five (where
+  t/ln 2 lies within a rounding of a half-integer, either neighbouring k
+  serves: |r| exceeds ln 2 / 2 by at most that rounding).  Results are
   kept normal: below e^−708.3 (float32: e^−87.3) exp gives the smallest
   normal number instead of a subnormal or 0, an absolute error below
   10⁻³⁰⁷ (10⁻³⁷) that no loss here can see.
@@ -32,10 +34,10 @@ the CPU has it; without (``NUMBA_CPU_NAME=generic``) float32 tanh reaches 6.
   1.9e−19 on the interval) instead of the degree-9 polynomial: its numerator
   and denominator fold into tanh's one division.  It is computed in
   ρ = −r/2 (u = |x|, ρ = u + k·ln 2/2), with Padé's coefficients scaled
-  by powers of 4 and A = expm1(−2u)·D negated, so that every rounding is
-  the one of the plain form, bit for bit, without its scaling by −2 and its
-  negation: 21 vector operations (the float64 swarm evaluation on iris
-  runs in 0.92 of the time of the plain form, which took 25), at most 5 ulp
+  by powers of 4 and A = expm1(−2u)·D negated, so that for the same k
+  every rounding is the plain form's, bit for bit, without its scaling by
+  −2 and its negation: 21 vector operations (the plain form takes 25; the
+  float64 swarm evaluation on iris runs in 0.92 of its time), at most 5 ulp
   (measured over 1.2·10⁷ values).  In float32, x·P(x²)/Q(x²) with P of
   degree 6 and Q of degree 3, fitted on |x| ≤ 9 and used with |x| capped at
   8.125 (so that it never exceeds 1, with or without fused multiply-add;
