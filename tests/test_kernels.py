@@ -50,8 +50,8 @@ def _looped(fn):
 
 
 MATH = {
-    "exp": ("exp_", np.exp, (-708.0, 709.0), (-87.0, 88.0)),   # the normal results
-    "expm1": ("expm1_", np.expm1, (-50.0, 50.0), (-50.0, 50.0)),
+    "exp": ("exp_", np.exp, (-708.0, 709.43), (-87.0, 88.37)),   # the normal results, to the top of the range
+    "expm1": ("expm1_", np.expm1, (-50.0, 709.43), (-50.0, 88.37)),
     "tanh": ("tanh_", np.tanh, (-20.0, 20.0), (-20.0, 20.0)),
     "sigmoid": ("sigmoid_", expit, (-700.0, 700.0), (-80.0, 80.0)),
     "log1p_exp_neg": ("log1p_exp_neg_", lambda a: np.log1p(np.exp(-a)), (0.0, 700.0), (0.0, 80.0)),
@@ -94,6 +94,16 @@ def test_float32_tanh_is_odd_and_never_leaves_minus_one_to_one():
     assert np.abs(out).max() <= 1.0 and np.abs(mirrored).max() <= 1.0
     assert np.array_equal(mirrored, -out)
     assert np.all(np.abs(out[x >= 9.0] - 1.0) <= 2 * np.spacing(np.float32(1.0)))  # tanh rounds to 1 there
+
+
+@pytest.mark.parametrize("dtype, top", [(np.float64, 709.43), (np.float32, 88.37)])
+def test_exp_and_expm1_saturate_above_their_range_instead_of_overflowing_to_nan(dtype, top):
+    # from (bias + ½)·ln 2 on, k would reach the exponent field's all-ones (2ᵏ = inf, then inf·q + inf = NaN)
+    x = np.array([top, np.nextafter(dtype(top), dtype(np.inf)), top + 0.2, top + 0.3, 1e4], dtype)
+    for name in ("exp_", "expm1_"):
+        out = np.empty_like(x)
+        _looped(getattr(mathfn, name))(x, out)
+        assert np.all(np.isfinite(out)) and np.all(out == out[0]), (name, out)
 
 
 def test_exp_keeps_results_normal_below_its_range():
