@@ -40,6 +40,7 @@ ENV_THREADS = "SWARMREG_THREADS"
 _chosen = {"backend": None, "threads": None}   # set by use(); None: the environment decides
 # The environment's two settings as a fit read them when it started (blas_threads), so that its
 # iterations do not read the environment again; per thread (a context variable), None outside fits.
+# What use() sets and the BLAS limit itself are process-wide: fits in several threads share them.
 _fit_env = contextvars.ContextVar("swarmreg_fit_env", default=None)
 
 
@@ -83,6 +84,10 @@ def _env_backend() -> str:
     held = _fit_env.get()
     if held is not None and held[0] is not None:
         return held[0]
+    return _read_backend()
+
+
+def _read_backend() -> str:
     return _check_backend(os.environ.get(ENV_BACKEND, "auto"), ENV_BACKEND)
 
 
@@ -93,10 +98,10 @@ def threads() -> int:
     held = _fit_env.get()
     if held is not None and held[1] is not None:
         return held[1]
-    return _env_threads()
+    return _read_threads()
 
 
-def _env_threads() -> int:
+def _read_threads() -> int:
     raw = os.environ.get(ENV_THREADS)
     if raw is None or raw == "":
         return 1
@@ -151,9 +156,10 @@ def blas_threads():
     the first fit of the process started; one loaded later is left as it is.  The environment's
     settings are read once, here: within the block (a fit), :func:`resolve` and :func:`threads`
     return what they were when it began, unless :func:`use` sets another."""
-    # (a setting that use() holds is not read: its environment variable may be unset or wrong)
-    env = (_env_backend() if _chosen["backend"] is None else None,
-           _env_threads() if _chosen["threads"] is None else None)
+    # (a setting that use() holds is not read: its environment variable may be unset or wrong; a fit
+    # started within another fit reads the environment as it is then, both settings alike)
+    env = (_read_backend() if _chosen["backend"] is None else None,
+           _read_threads() if _chosen["threads"] is None else None)
     token = _fit_env.set(env)
     try:
         with _controller().limit(limits=threads(), user_api="blas"):
