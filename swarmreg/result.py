@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import operator
 from dataclasses import dataclass, field, fields
@@ -131,14 +132,19 @@ class TrainResult:
         return cls(**kw)
 
 
+def _pick_each(columns: tuple, row: dict) -> tuple:
+    return tuple(row[c] for c in columns)
+
+
 class History:
     """Rows appended per epoch/iteration, returned as equal-length columns."""
 
     def __init__(self, columns=HISTORY_COLUMNS):
         self.columns = tuple(columns)
         self._rows: list[tuple] = []
+        # a tuple of the row's columns (itemgetter gives a bare value for one column)
         self._pick = operator.itemgetter(*self.columns) if len(self.columns) > 1 else \
-            (lambda row, c=self.columns[0]: (row[c],))
+            functools.partial(_pick_each, self.columns)
 
     def append(self, **row) -> None:
         self.add(row)
