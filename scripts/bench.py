@@ -691,9 +691,9 @@ def markdown(res: dict, rows, others, cfg) -> str:
           + ("the fused kernel (`swarmreg.kernels.forward.batch_values`, every particle's forward pass, loss and "
              "penalty in one compiled call) called directly with its arguments prepared once; "
              if k["backend"] == "numba" else "numpy's `RegularizedError.batch`; ")
-          + "an iteration adds the move, the bests, the diversity and the history row.  The floor and the evaluation "
-          f"(in runs of {cfg.kernel_calls} calls each) and a whole fit alternate five times, each figure a median.  Iris 4-20-3, "
-          "100 particles, µs per iteration:", "", "| part | float64 | float32 |", "|---|---|---|"]
+          + "an iteration adds the move, the bests, the diversity and the history row.  The floor and the "
+          f"evaluation (in runs of {cfg.kernel_calls} calls each) and a whole fit alternate five times, each figure "
+          "a median.  Iris 4-20-3, 100 particles, µs per iteration:", "", "| part | float64 | float32 |", "|---|---|---|"]
     for part in k["float64"]["parts"]:
         L.append(f"| {part} | {k['float64']['parts'][part] * 1e6:.0f} | {k['float32']['parts'][part] * 1e6:.0f} |")
     L.append(f"| **whole iteration** | **{k['float64']['iteration'] * 1e6:.0f}** | "

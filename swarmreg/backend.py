@@ -70,7 +70,7 @@ def resolve(name: str | None = None) -> str:
         For an unknown name, or "numba" when numba is not installed.
     """
     if name is None:
-        name = _chosen["backend"] or _env_backend()
+        name = _chosen["backend"] or _from_env(0, _read_backend)
     else:
         _check_backend(name, "backend")
     if name == "auto":
@@ -80,11 +80,10 @@ def resolve(name: str | None = None) -> str:
     return name
 
 
-def _env_backend() -> str:
+def _from_env(i: int, read):
+    """Setting ``i`` (0 backend, 1 threads) as the running fit read it, else ``read()`` now."""
     held = _fit_env.get()
-    if held is not None and held[0] is not None:
-        return held[0]
-    return _read_backend()
+    return held[i] if held is not None and held[i] is not None else read()
 
 
 def _read_backend() -> str:
@@ -95,10 +94,7 @@ def threads() -> int:
     """Threads a computation may use: what :func:`use` set, else ``SWARMREG_THREADS``, else 1."""
     if _chosen["threads"] is not None:
         return _chosen["threads"]
-    held = _fit_env.get()
-    if held is not None and held[1] is not None:
-        return held[1]
-    return _read_threads()
+    return _from_env(1, _read_threads)
 
 
 def _read_threads() -> int:

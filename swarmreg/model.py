@@ -19,6 +19,7 @@ import numbers
 from dataclasses import dataclass
 
 import numpy as np
+
 from . import checks
 
 __all__ = ["MLP", "Layer", "HIDDEN_ACTIVATIONS", "OUTPUT_ACTIVATIONS"]

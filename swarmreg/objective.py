@@ -403,10 +403,11 @@ class RegularizedError:
         originals = np.ascontiguousarray(thetas) if thetas.dtype.kind == "f" else stack
         out, flags = batch_values(stack, originals, XT, self._targetT, layout, hidden, output, loss, norm,
                                   slices, kind, a, b, backend.threads(), budget=budget)
-        huge = flags == 2 if flags.any() else None   # (one pass over the flags when, as nearly always, all are 0)
-        if huge is not None and huge.any():  # beyond what the kernel's functions take: the numpy code, which
-            with backend.use("numpy"):       # overflows as it should
-                out[huge] = self.batch(thetas[huge]) if penalty else self.batch_data_loss(thetas[huge])
+        if flags.any():  # a row the kernel did not evaluate (nearly never: one pass over the flags otherwise)
+            huge = flags == 2
+            if huge.any():  # beyond what the kernel's functions take: the numpy code, which overflows as it should
+                with backend.use("numpy"):
+                    out[huge] = self.batch(thetas[huge]) if penalty else self.batch_data_loss(thetas[huge])
         return out
 
     def batch_data_loss(self, thetas) -> np.ndarray:
