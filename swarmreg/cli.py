@@ -389,10 +389,13 @@ def _resume_hint(args) -> str:
 
 
 #: What each command imports on its way, loaded up front with Ctrl-C held back (see :func:`_loading`).
-_MODULES = {"sweep": ("swarmreg.sweep", "tqdm.auto", "threadpoolctl", "multiprocessing.connection",
+# scipy's modules are imported by swarmreg only where they are used (a fit, the BLAS limit):
+# a command loads them here, with Ctrl-C held back, like the rest
+_SCIPY = ("scipy.linalg", "scipy.special", "scipy.optimize")
+_MODULES = {"sweep": ("swarmreg.sweep", *_SCIPY, "tqdm.auto", "threadpoolctl", "multiprocessing.connection",
                       "multiprocessing.spawn"),
-            "train": ("swarmreg.sweep",), "datasets": ("swarmreg.data",),
-            "report": ("swarmreg.report", "tqdm.auto", "threadpoolctl", "multiprocessing.connection",
+            "train": ("swarmreg.sweep", *_SCIPY), "datasets": ("swarmreg.data", "scipy.linalg"),
+            "report": ("swarmreg.report", *_SCIPY, "tqdm.auto", "threadpoolctl", "multiprocessing.connection",
                        "multiprocessing.spawn")}
 
 
