@@ -42,8 +42,8 @@ LANE = 16
 GEMM_FAN_IN = 4
 #: Floats of one block's first-layer output (particles × units × chunk samples): 256 KB in float64,
 #: so that the block stays in a core's L2 cache while the later layers read it.  Measured against
-#: 1 MB blocks: 8 % faster on a 30-16-2 network (300 samples, 100 particles) and 5-10 % on 20-64-3
-#: (1,000 samples), the same on iris with 100 or 1,000 particles, results bit for bit the same.
+#: 1 MB blocks: 5 to 9 % faster on a 30-16-2 network (300 samples, 100 particles) and about 10 % on
+#: 20-64-3 (1,000 samples), the same on iris with 100 or 1,000 particles, results bit for bit the same.
 GEMM_BLOCK = 1 << 15
 
 
