@@ -40,10 +40,11 @@ LANE = 16
 #: A first layer with at least this many inputs is computed for a block of particles by one matrix
 #: product (BLAS, through numba's np.dot): about twice the rate of the loops of :func:`_layer`.
 GEMM_FAN_IN = 4
-#: Floats of one block's first-layer output (particles × units × chunk samples): 256 KB in float64,
-#: so that the block stays in a core's L2 cache while the later layers read it.  Measured against
-#: 1 MB blocks: 5 to 9 % faster on a 30-16-2 network (300 samples, 100 particles) and about 10 % on
-#: 20-64-3 (1,000 samples), the same on iris with 100 or 1,000 particles, results bit for bit the same.
+#: Floats of one block's first-layer output (particles × units × chunk samples, at least one particle):
+#: 256 KB in float64, so that the block stays in a core's L2 cache while the later layers read it.
+#: Measured against 2¹⁷ floats, BLAS on one thread as in a fit: 5 to 9 % faster on a 30-16-2 network
+#: (300 samples, 100 particles) and about 10 % on 20-64-3 (1,000 samples), the same on iris with 100
+#: or 1,000 particles, results bit for bit the same.
 GEMM_BLOCK = 1 << 15
 
 
@@ -285,7 +286,10 @@ def _particles_gemm(thetas, originals, p0, p1, XT, target, layout, hidden, outpu
                     chunk, out, flags, budget):
     """:func:`_particles` with the first (hidden) layer of a block of particles as one matrix product per
     chunk: the block's weights side by side (inputs, particles·units), transposed, times the chunk's
-    inputs (row copies instead of a transposition element by element: the same products, bit for bit)."""
+    inputs (row copies instead of a transposition element by element).  With inputs padded to whole
+    vectors, as RegularizedError passes them, OpenBLAS's kernels give the same products as with the
+    rows transposed, bit for bit; BLAS does not promise it, and unpadded chunks of one to a few samples
+    can differ in the last bits."""
     n = target.shape[1]
     cols = XT.shape[1]
     L = layout.shape[0]
@@ -390,7 +394,8 @@ def batch_values(thetas, originals, XT, target, layout, hidden: int, output: int
         Floats of one block's first-layer output when it is a matrix product
         (:data:`GEMM_FAN_IN`): particles × units × chunk, at least one particle.
         Inputs of at most this many floats are copied into contiguous chunks once
-        per call, larger ones chunk by chunk for every block.
+        per call (per thread when ``threads`` > 1), larger ones chunk by chunk for
+        every block.
 
     Returns
     -------
