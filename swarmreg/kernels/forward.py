@@ -65,6 +65,13 @@ def pad_columns(XT: np.ndarray) -> np.ndarray:
     return out
 
 
+@njit(inline="always", **JIT)
+def _layer_length(m, s0, chunk, cols):
+    """The layers' length for the m samples of the chunk at s0: m rounded up to whole vectors
+    (:data:`LANE`) where XT is padded, never beyond the chunk or XT's columns."""
+    return min(-(-m // LANE) * LANE, chunk, cols - s0)
+
+
 @njit(**JIT)
 def _activate(row, m, hidden):
     if hidden == 0:
@@ -269,7 +276,7 @@ def _particles(thetas, originals, p0, p1, XT, target, layout, hidden, output, lo
         total = 0.0
         for s0 in range(0, n, chunk):
             m = min(chunk, n - s0)
-            mp = min(-(-m // LANE) * LANE, chunk, cols - s0)  # the layers' length: padded when XT is
+            mp = _layer_length(m, s0, chunk, cols)
             _layer(theta, layout[0, 0], layout[0, 3], layout[0, 4], XT, s0, buf0, mp, hidden, L == 1)
             for l in range(1, L):  # the layers alternate between the two buffers
                 if l % 2:
@@ -306,7 +313,7 @@ def _particles_gemm(thetas, originals, p0, p1, XT, target, layout, hidden, outpu
     inputs = np.empty(d * cols if once else d * chunk, dt)
     if once:
         for s0 in range(0, n, chunk):
-            mp = min(-(-min(chunk, n - s0) // LANE) * LANE, chunk, cols - s0)
+            mp = _layer_length(min(chunk, n - s0), s0, chunk, cols)
             inputs[d * s0:d * (s0 + mp)].reshape((d, mp))[:, :] = XT[:d, s0:s0 + mp]
     buf0 = np.empty((width, chunk), dt)
     buf1 = np.empty((width, chunk), dt)
@@ -326,7 +333,7 @@ def _particles_gemm(thetas, originals, p0, p1, XT, target, layout, hidden, outpu
                 W[i, r:r + h] = thetas[p, w0 + i * h:w0 + (i + 1) * h]
         for s0 in range(0, n, chunk):
             m = min(chunk, n - s0)
-            mp = min(-(-m // LANE) * LANE, chunk, cols - s0)
+            mp = _layer_length(m, s0, chunk, cols)
             if once:
                 x = inputs[d * s0:d * (s0 + mp)].reshape((d, mp))
             else:
